@@ -1,0 +1,360 @@
+"""The base autoencoder: encoder and decoder stacks, losses, training step, checks.
+
+Every variant subclasses ``Autoencoder`` and changes one thing: the layers in
+its encoder (noise, k-sparse), a regularizer on its code (KL sparsity), a
+penalty term (contractive) or the loss as a whole (variational).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from aezoo import backend  # noqa: F401  (TensorFlow backend check)
+from aezoo.layers.losses import bernoulli_cross_entropy, squared_error
+from aezoo.layers.tied import TiedDense
+from aezoo.validation import check_array, check_input
+
+RECONSTRUCTION_LOSSES = ("cross_entropy", "squared_error")
+
+
+@keras.saving.register_keras_serializable(package="aezoo")
+class Autoencoder(keras.Model):
+    """A fully connected autoencoder: input -> hidden_dims -> code -> mirror -> output.
+
+    Args:
+        input_dim: number of input features (784 for MNIST).
+        hidden_dims: widths of the encoder's hidden layers, input side first;
+            the decoder mirrors them.
+        latent_dim: width of the code layer.
+        activation: activation of the hidden layers (both stacks).
+        code_activation: activation of the code layer; None (linear) as in
+            Hinton & Salakhutdinov 2006.
+        output_activation: "sigmoid" (inputs in [0, 1]) or "linear".
+        reconstruction_loss: "cross_entropy" (Bernoulli, needs sigmoid
+            outputs) or "squared_error"; summed over features, averaged over
+            the batch.
+        tied: decoder kernels are the transposed encoder kernels.
+        weight_decay: L2 penalty on every kernel (not biases).
+        seed: seeds weight initialisation (and any noise) for reproducible runs.
+
+    Train with ``model.compile(optimizer=...)`` and ``model.fit(x)``: the input
+    is the target unless ``y`` is given. Metrics: ``loss``, ``reconstruction``
+    and, where the model has one, ``penalty``.
+    """
+
+    # The loss terms every model of this class reports, besides the total.
+    primary_loss_terms = ("reconstruction",)
+    # Whether this variant always adds a penalty term (reported as "penalty").
+    has_penalty = False
+
+    def __init__(
+        self,
+        input_dim,
+        hidden_dims=(),
+        latent_dim=30,
+        *,
+        activation="sigmoid",
+        code_activation=None,
+        output_activation="sigmoid",
+        reconstruction_loss="cross_entropy",
+        tied=False,
+        weight_decay=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.input_dim = _positive_int(input_dim, "input_dim")
+        self.hidden_dims = tuple(
+            _positive_int(units, "hidden_dims entry") for units in hidden_dims
+        )
+        self.latent_dim = _positive_int(latent_dim, "latent_dim")
+        if reconstruction_loss not in RECONSTRUCTION_LOSSES:
+            raise ValueError(
+                f"unknown reconstruction_loss {reconstruction_loss!r}; choose one "
+                f"of {sorted(RECONSTRUCTION_LOSSES)}."
+            )
+        if reconstruction_loss == "cross_entropy" and output_activation != "sigmoid":
+            raise ValueError(
+                "reconstruction_loss='cross_entropy' needs output_activation="
+                f"'sigmoid', got {output_activation!r}."
+            )
+        if float(weight_decay) < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+        self.activation = activation
+        self.code_activation = code_activation
+        self.output_activation = output_activation
+        self.reconstruction_loss = reconstruction_loss
+        self.tied = bool(tied)
+        self.weight_decay = float(weight_decay)
+        self.seed = seed
+        self._output_fn = keras.activations.get(output_activation)
+
+        self.encoder_layers = self._make_encoder_layers()
+        self.decoder_layers = self._make_decoder_layers()
+
+        self.reports_penalty = self.has_penalty or self.weight_decay > 0
+        self.total_loss_tracker = keras.metrics.Mean(name="loss")
+        self.term_trackers = {
+            term: keras.metrics.Mean(name=term) for term in self.loss_term_names()
+        }
+        self.build((None, self.input_dim))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "hidden_dims": list(self.hidden_dims),
+            "latent_dim": self.latent_dim,
+            "activation": self.activation,
+            "code_activation": self.code_activation,
+            "output_activation": self.output_activation,
+            "reconstruction_loss": self.reconstruction_loss,
+            "tied": self.tied,
+            "weight_decay": self.weight_decay,
+            "seed": self.seed,
+        }
+
+    # ----------------------------------------------------------- architecture
+    def loss_term_names(self):
+        """The loss terms reported as metrics besides the total ``loss``."""
+        penalty = ("penalty",) if self.reports_penalty else ()
+        return (*self.primary_loss_terms, *penalty)
+
+    def code_units(self):
+        """Width of the encoder's last dense layer (the VAE doubles it)."""
+        return self.latent_dim
+
+    def code_activity_regularizer(self):
+        """Activity regularizer on the code layer; the sparse variant sets one."""
+        return None
+
+    def _dense(self, units, activation, name, index, **kwargs):
+        initializer = (
+            "glorot_uniform"
+            if self.seed is None
+            else keras.initializers.GlorotUniform(seed=self.seed + index)
+        )
+        regularizer = (
+            keras.regularizers.L2(self.weight_decay / 2) if self.weight_decay else None
+        )
+        return keras.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=initializer,
+            kernel_regularizer=regularizer,
+            name=name,
+            **kwargs,
+        )
+
+    def _make_encoder_layers(self):
+        """Hidden layers then the code layer; variants add layers around them."""
+        layers = [
+            self._dense(units, self.activation, f"encoder_{i}", i)
+            for i, units in enumerate(self.hidden_dims)
+        ]
+        layers.append(
+            self._dense(
+                self.code_units(),
+                self.code_activation,
+                "code",
+                len(self.hidden_dims),
+                activity_regularizer=self.code_activity_regularizer(),
+            )
+        )
+        return layers
+
+    def _make_decoder_layers(self):
+        """The mirror of the encoder; the last layer outputs pre-activations."""
+        widths = [*reversed(self.hidden_dims), self.input_dim]
+        activations = [self.activation] * len(self.hidden_dims) + [None]
+        if self.tied:
+            encoder_dense = [
+                layer
+                for layer in self.encoder_layers
+                if isinstance(layer, keras.layers.Dense)
+            ]
+            return [
+                TiedDense(dense, activation=activation, name=f"decoder_{i}")
+                for i, (dense, activation) in enumerate(
+                    zip(reversed(encoder_dense), activations)
+                )
+            ]
+        offset = len(self.hidden_dims) + 1
+        return [
+            self._dense(units, activation, f"decoder_{i}", offset + i)
+            for i, (units, activation) in enumerate(zip(widths, activations))
+        ]
+
+    def build(self, input_shape=None):
+        if self.built:  # load_model calls build again after the constructor
+            return
+        shape = (None, self.input_dim)
+        for layer in self.encoder_layers:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        shape = (None, self.latent_dim)
+        for layer in self.decoder_layers:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.built = True
+
+    # ---------------------------------------------------------------- forward
+    def encode(self, x, training=False):
+        """The code for ``x`` (batch, input_dim) -> (batch, latent_dim)."""
+        return self._encode(check_input(x, self.input_dim), training)
+
+    def decode(self, code, training=False):
+        """The reconstruction for ``code`` (batch, latent_dim) -> (batch, input_dim)."""
+        code = check_input(code, self.latent_dim, name="code")
+        return self._output_fn(self._decode_logits(code, training))
+
+    def call(self, x, training=False):
+        """The reconstruction of ``x``."""
+        x = check_input(x, self.input_dim)
+        return self._output_fn(self._decode_logits(self._encode(x, training), training))
+
+    def reconstruction_error(self, x):
+        """Per-example squared error summed over features: the anomaly score."""
+        x = check_input(x, self.input_dim)
+        return squared_error(x, self(x))
+
+    def _encode(self, x, training=False):
+        for layer in self.encoder_layers:
+            x = layer(x, training=training)
+        return x
+
+    def _decode_logits(self, code, training=False):
+        for layer in self.decoder_layers:
+            code = layer(code, training=training)
+        return code
+
+    # ------------------------------------------------------------------ losses
+    def compute_loss_terms(self, x, target, training=False):
+        """Per-batch loss terms, averaged over examples, keyed by metric name.
+
+        Called inside the gradient tape; the total loss is their sum.
+        """
+        code = self._encode(x, training)
+        logits = self._decode_logits(code, training)
+        terms = {"reconstruction": self.reconstruction_loss_per_example(target, logits)}
+        return self.with_penalty(terms, self.penalty(x, code, training))
+
+    def with_penalty(self, terms, penalty=0.0):
+        """Adds the "penalty" term: ``penalty`` plus ``self.losses``.
+
+        Activity regularizers and weight decay land in ``self.losses`` during
+        the forward pass, so call this after it.
+        """
+        if self.reports_penalty:
+            terms["penalty"] = sum(self.losses, penalty)
+        return terms
+
+    def reconstruction_loss_per_example(self, target, logits):
+        if self.reconstruction_loss == "cross_entropy":
+            return bernoulli_cross_entropy(target, logits)
+        return squared_error(target, self._output_fn(logits))
+
+    def penalty(self, x, code, training=False):
+        """Per-example penalty beyond ``self.losses``; the contractive AE adds one."""
+        return 0.0
+
+    # ---------------------------------------------------------------- training
+    def compile(self, optimizer="adam", loss=None, **kwargs):
+        if loss is not None:
+            raise ValueError(
+                "aezoo models define their own loss (see reconstruction_loss and "
+                "the variant's penalty); call compile(optimizer=...) without loss."
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        # Keras skips restoring the compile state of models that override
+        # compile(); do what Trainer.compile_from_config does, so a reloaded
+        # model comes back compiled with its optimizer state.
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data):
+        x, target, sample_weight = self._unpack(data)
+        with tf.GradientTape() as tape:
+            terms = self._reduce_terms(
+                self.compute_loss_terms(x, target, training=True), sample_weight
+            )
+            loss = sum(terms.values())
+            # The optimizer sums gradients over replicas, so each replica's
+            # loss is divided by their number to average over the global batch.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled_loss = self.optimizer.scale_loss(loss / replicas)
+        gradients = tape.gradient(scaled_loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
+        return self._record(loss, terms, sample_weight, x)
+
+    def test_step(self, data):
+        x, target, sample_weight = self._unpack(data)
+        terms = self._reduce_terms(
+            self.compute_loss_terms(x, target, training=False), sample_weight
+        )
+        return self._record(sum(terms.values()), terms, sample_weight, x)
+
+    def _unpack(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x = check_input(x, self.input_dim)
+        target = x if y is None else check_input(y, self.input_dim, name="y")
+        return x, target, sample_weight
+
+    @staticmethod
+    def _reduce_terms(terms, sample_weight):
+        """Averages per-example terms over the batch (weighted if asked)."""
+        reduced = {}
+        for name, value in terms.items():
+            value = ops.convert_to_tensor(value, "float32")
+            if value.shape.rank == 0:
+                reduced[name] = value
+            elif sample_weight is None:
+                reduced[name] = ops.mean(value)
+            else:
+                weight = ops.cast(ops.reshape(sample_weight, (-1,)), value.dtype)
+                reduced[name] = ops.sum(value * weight) / ops.maximum(
+                    ops.sum(weight), keras.backend.epsilon()
+                )
+        return reduced
+
+    def _record(self, loss, terms, sample_weight, x):
+        batch = ops.shape(x)[0]
+        self.total_loss_tracker.update_state(loss, sample_weight=batch)
+        for name, value in terms.items():
+            self.term_trackers[name].update_state(value, sample_weight=batch)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    @property
+    def metrics(self):
+        return [self.total_loss_tracker, *self.term_trackers.values()]
+
+    # Concrete inputs are checked up front so a bad array fails at once with
+    # a plain error rather than inside the compiled step.
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self._check_concrete(x, "x")
+        self._check_concrete(y, "y")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._check_concrete(x, "x")
+        self._check_concrete(y, "y")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._check_concrete(x, "x")
+        return super().predict(x, *args, **kwargs)
+
+    def _check_concrete(self, value, name):
+        if isinstance(value, (np.ndarray, list)):
+            check_array(value, self.input_dim, name)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
