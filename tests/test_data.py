@@ -296,14 +296,7 @@ def test_make_curves_rejects_bad_arguments(kwargs):
 # ---------------------------------------------------------------- real MNIST
 
 
-@pytest.fixture(scope="module")
-def mnist_dir():
-    """The local MNIST directory from AEZOO_DATA_DIR; skips the test without one."""
-    directory = find_local_mnist_dir()
-    if directory is None:
-        pytest.skip("MNIST not found: set AEZOO_DATA_DIR to a folder with the IDX "
-                    "files (e.g. ../shared/data/mnist)")
-    return directory
+# The mnist_dir fixture lives in conftest.py.
 
 
 def test_real_mnist_train(mnist_dir):

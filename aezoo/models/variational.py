@@ -197,7 +197,9 @@ class VariationalAutoencoder(Autoencoder):
             while done < num_samples:
                 size = min(chunk, num_samples - done)
                 log_weights.append(
-                    self._log_importance_weights(batch, size, generator.make_seeds()[:, 0])
+                    self._log_importance_weights(
+                        batch, size, tf.cast(generator.make_seeds(1)[:, 0], tf.int32)
+                    )
                 )
                 done += size
             log_weights = tf.concat(log_weights, axis=0)

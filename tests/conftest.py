@@ -1,0 +1,58 @@
+"""Shared test set-up: two logical CPUs, one MirroredStrategy, MNIST fixtures."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Split the CPU into two logical devices before TensorFlow initialises its
+# runtime, so MirroredStrategy can be tested on a CPU-only machine.
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+
+from aezoo.data import load_mnist  # noqa: E402
+from aezoo.data.mnist import find_local_mnist_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def two_cpu_strategy():
+    # One strategy for the whole session: TensorFlow's collective ops key
+    # their instances per strategy, and separate strategies in one process
+    # can collide on those keys.
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
+def mnist_dir():
+    """The local MNIST directory from AEZOO_DATA_DIR; skips the test without one."""
+    directory = find_local_mnist_dir()
+    if directory is None:
+        pytest.skip(
+            "MNIST not found: set AEZOO_DATA_DIR to a folder with the IDX files "
+            "(e.g. ../shared/data/mnist)"
+        )
+    return directory
+
+
+@pytest.fixture(scope="session")
+def mnist_small(mnist_dir):
+    """A fixed MNIST subset: 6,000 training and 2,000 test images."""
+    x_train, y_train = load_mnist("train", data_dir=mnist_dir)
+    x_test, y_test = load_mnist("test", data_dir=mnist_dir)
+    return x_train[:6000], y_train[:6000], x_test[:2000], y_test[:2000]
+
+
+@pytest.fixture(scope="session")
+def binary_patterns():
+    """256 noisy copies of 4 binary prototypes over 20 features: easy to learn."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.uniform(size=(4, 20)) < 0.4
+    picks = rng.integers(0, 4, size=256)
+    flips = rng.uniform(size=(256, 20)) < 0.05
+    return (prototypes[picks] ^ flips).astype("float32")

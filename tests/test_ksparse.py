@@ -1,0 +1,54 @@
+"""KSparseAutoencoder: exactly k non-zeros in training, alpha*k at inference, annealing."""
+
+import keras
+import numpy as np
+import pytest
+
+from aezoo.layers import KSparse
+from aezoo.models import KSparseAutoencoder
+
+
+def nonzeros_per_row(codes):
+    return np.count_nonzero(np.asarray(codes), axis=1)
+
+
+def test_exactly_k_nonzero_in_training_and_alpha_k_at_inference(binary_patterns):
+    model = KSparseAutoencoder(20, latent_dim=30, k=4, alpha=2.0, seed=0)
+    x = binary_patterns[:50]
+    assert (nonzeros_per_row(model.encode(x, training=True)) == 4).all()
+    assert (nonzeros_per_row(model.encode(x)) == 8).all()
+
+
+def test_ties_still_keep_exactly_k():
+    layer = KSparse(3)
+    codes = layer(np.ones((5, 10), "float32"), training=True)
+    assert (nonzeros_per_row(codes) == 3).all()
+    kept = layer(np.arange(10, dtype="float32")[None], training=True).numpy()
+    np.testing.assert_array_equal(kept[0], [0] * 7 + [7, 8, 9])
+
+
+def test_k_anneals_linearly_and_the_schedule_survives_saving(binary_patterns, tmp_path):
+    model = KSparseAutoencoder(20, latent_dim=30, k=2, k_start=10, anneal_steps=8, seed=0)
+    model.compile(optimizer="adam")
+    layer = model.k_sparse
+    assert int(layer.current_k()) == 10
+    x = binary_patterns[:32]
+    model.fit(x, epochs=1, batch_size=8, verbose=0)  # 4 steps: halfway
+    assert int(layer.current_k()) == 6
+    assert (nonzeros_per_row(model.encode(x, training=True)) == 6).all()
+    model.save(tmp_path / "k.keras")
+    reloaded = keras.models.load_model(tmp_path / "k.keras")
+    assert int(reloaded.k_sparse.step.numpy()) == 5
+    reloaded.fit(x, epochs=1, batch_size=8, verbose=0)
+    assert int(reloaded.k_sparse.current_k()) == 2  # past anneal_steps
+
+
+def test_tied_by_default_and_bad_settings():
+    tied = KSparseAutoencoder(20, latent_dim=30, k=3)
+    untied = KSparseAutoencoder(20, latent_dim=30, k=3, tied=False)
+    assert tied.count_params() == untied.count_params() - 20 * 30
+    for bad in (dict(k=0), dict(k=3, alpha=0.5), dict(k=5, k_start=4), dict(k=3, anneal_steps=-1)):
+        with pytest.raises(ValueError):
+            KSparse(**bad)
+    with pytest.raises(ValueError, match="exceeds the layer width"):
+        KSparseAutoencoder(20, latent_dim=5, k=6)
