@@ -171,3 +171,12 @@ def test_compile_rejects_a_loss():
 def test_bad_settings_are_rejected(kwargs, message):
     with pytest.raises(ValueError, match=message):
         VARIANTS["deep"](**kwargs)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_trains_under_xla(name, binary_patterns):
+    # On GPUs Keras compiles the step with XLA by default; every op must lower.
+    model = make_small(name)
+    model.compile(optimizer="adam", jit_compile=True)
+    history = model.fit(binary_patterns[:64], epochs=2, batch_size=32, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()

@@ -1,0 +1,338 @@
+"""Restricted Boltzmann machines trained by contrastive divergence (Hinton 2002, 2006).
+
+The update rule, initialisation and defaults follow Hinton & Salakhutdinov's
+released code (rbm.m, rbmhidlinear.m); see ../shared/REFERENCES.md:
+
+    W_inc = momentum * W_inc + lr * ((<v h>_data - <v h>_model) / n - weight_cost * W)
+    W    += W_inc                                     (biases: no weight cost)
+
+``RBM`` is a ``keras.Model`` whose ``train_step`` is one CD-k update, so
+``fit`` gives progress, callbacks, ``History`` and ``steps_per_execution``
+(several updates per compiled call, which is what makes it fast).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from aezoo import backend  # noqa: F401  (TensorFlow backend check)
+from aezoo.validation import check_array
+
+VISIBLE_TYPES = ("binary", "gaussian")
+HIDDEN_TYPES = ("binary", "linear")
+
+
+@keras.saving.register_keras_serializable(package="pretrain")
+class RBM(keras.Model):
+    """An RBM with binary or Gaussian visible units and binary or linear hidden units.
+
+    Args:
+        n_hidden: number of hidden units.
+        visible: "binary" (data in [0, 1], read as probabilities) or
+            "gaussian" (real-valued, unit variance: standardise the data).
+        hidden: "binary" (logistic) or "linear" (Gaussian noise of unit
+            variance: Hinton's code layer).
+        learning_rate: default 0.1, or 0.001 when a unit type is real-valued
+            (the released code's rate for the linear code layer).
+        weight_cost: L2 weight decay on the weights only (2e-4).
+        initial_momentum, final_momentum, momentum_switch_epoch: momentum 0.5
+            for the first 5 epochs, then 0.9.
+        cd_steps: k in CD-k.
+        persistent_chains: 0 for CD-k; n > 0 for persistent CD with n
+            fantasy particles (Tieleman 2008).
+        steps_per_execution: CD updates per compiled call.
+        seed: seeds initialisation and sampling.
+    """
+
+    def __init__(
+        self,
+        n_hidden,
+        visible="binary",
+        hidden="binary",
+        *,
+        learning_rate=None,
+        weight_cost=2e-4,
+        initial_momentum=0.5,
+        final_momentum=0.9,
+        momentum_switch_epoch=5,
+        cd_steps=1,
+        persistent_chains=0,
+        steps_per_execution=50,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(n_hidden, bool) or int(n_hidden) != n_hidden or n_hidden < 1:
+            raise ValueError(f"n_hidden must be a positive integer, got {n_hidden!r}.")
+        if visible not in VISIBLE_TYPES:
+            raise ValueError(f"visible must be one of {VISIBLE_TYPES}, got {visible!r}.")
+        if hidden not in HIDDEN_TYPES:
+            raise ValueError(f"hidden must be one of {HIDDEN_TYPES}, got {hidden!r}.")
+        if int(cd_steps) < 1:
+            raise ValueError(f"cd_steps (k in CD-k) must be >= 1, got {cd_steps}.")
+        if int(persistent_chains) < 0:
+            raise ValueError(f"persistent_chains must be >= 0, got {persistent_chains}.")
+        if learning_rate is None:
+            real_valued = visible == "gaussian" or hidden == "linear"
+            learning_rate = 0.001 if real_valued else 0.1
+        if not float(learning_rate) > 0:
+            raise ValueError(f"learning_rate must be > 0, got {learning_rate}.")
+        if float(weight_cost) < 0:
+            raise ValueError(f"weight_cost must be >= 0, got {weight_cost}.")
+        self.n_hidden = int(n_hidden)
+        self.visible = visible
+        self.hidden = hidden
+        self.learning_rate = float(learning_rate)
+        self.weight_cost = float(weight_cost)
+        self.initial_momentum = float(initial_momentum)
+        self.final_momentum = float(final_momentum)
+        self.momentum_switch_epoch = int(momentum_switch_epoch)
+        self.cd_steps = int(cd_steps)
+        self.persistent_chains = int(persistent_chains)
+        self.steps_per_execution = int(steps_per_execution)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.error_tracker = keras.metrics.Mean(name="reconstruction_error")
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "n_hidden": self.n_hidden,
+            "visible": self.visible,
+            "hidden": self.hidden,
+            "learning_rate": self.learning_rate,
+            "weight_cost": self.weight_cost,
+            "initial_momentum": self.initial_momentum,
+            "final_momentum": self.final_momentum,
+            "momentum_switch_epoch": self.momentum_switch_epoch,
+            "cd_steps": self.cd_steps,
+            "persistent_chains": self.persistent_chains,
+            "steps_per_execution": self.steps_per_execution,
+            "seed": self.seed,
+        }
+
+    def build(self, input_shape):
+        if self.built:
+            return
+        self.n_visible = int(input_shape[-1])
+        shape = (self.n_visible, self.n_hidden)
+        self.kernel = self.add_weight(
+            shape=shape,
+            initializer=keras.initializers.RandomNormal(stddev=0.1, seed=self.seed),
+            name="kernel",
+        )
+        self.hidden_bias = self.add_weight(
+            shape=(self.n_hidden,), initializer="zeros", name="hidden_bias"
+        )
+        self.visible_bias = self.add_weight(
+            shape=(self.n_visible,), initializer="zeros", name="visible_bias"
+        )
+        self.parameters = [self.kernel, self.hidden_bias, self.visible_bias]
+        # Momentum state: the previous update of each parameter.
+        self.increments = [
+            self.add_weight(shape=p.shape, initializer="zeros", trainable=False,
+                            name=f"{p.name}_increment")
+            for p in self.parameters
+        ]
+        self.momentum = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(self.initial_momentum),
+            trainable=False, name="momentum",
+        )
+        if self.persistent_chains:
+            self.chains = self.add_weight(
+                shape=(self.persistent_chains, self.n_visible),
+                initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=self.seed),
+                trainable=False,
+                name="persistent_chains",
+            )
+        self.built = True
+
+    # ------------------------------------------------------------ conditionals
+    def hidden_mean(self, v):
+        """E[h | v]: probabilities (binary) or means (linear)."""
+        pre = tf.matmul(v, self.kernel) + self.hidden_bias
+        return tf.sigmoid(pre) if self.hidden == "binary" else pre
+
+    def visible_mean(self, h):
+        """E[v | h]: probabilities (binary) or means (Gaussian)."""
+        pre = tf.matmul(h, self.kernel, transpose_b=True) + self.visible_bias
+        return tf.sigmoid(pre) if self.visible == "binary" else pre
+
+    def sample_hidden(self, mean):
+        if self.hidden == "binary":
+            uniform = keras.random.uniform(tf.shape(mean), seed=self.seed_generator)
+            return tf.cast(uniform < mean, mean.dtype)
+        return mean + keras.random.normal(tf.shape(mean), seed=self.seed_generator)
+
+    def sample_visible(self, mean):
+        if self.visible == "binary":
+            uniform = keras.random.uniform(tf.shape(mean), seed=self.seed_generator)
+            return tf.cast(uniform < mean, mean.dtype)
+        return mean + keras.random.normal(tf.shape(mean), seed=self.seed_generator)
+
+    def free_energy_of(self, v):
+        """F(v) = -log sum_h exp(-E(v, h)), up to a constant for linear hidden units."""
+        pre = tf.matmul(v, self.kernel) + self.hidden_bias
+        if self.visible == "binary":
+            visible_term = -tf.linalg.matvec(v, self.visible_bias)
+        else:
+            visible_term = 0.5 * tf.reduce_sum(tf.square(v - self.visible_bias), axis=-1)
+        if self.hidden == "binary":
+            hidden_term = -tf.reduce_sum(tf.nn.softplus(pre), axis=-1)
+        else:
+            hidden_term = -0.5 * tf.reduce_sum(tf.square(pre), axis=-1)
+        return visible_term + hidden_term
+
+    # ---------------------------------------------------------------- training
+    def compile(self, optimizer=None, **kwargs):
+        # The CD update is written out in train_step; there is no optimizer.
+        if optimizer is not None:
+            raise ValueError("RBM applies its own contrastive-divergence update; "
+                             "set learning_rate and momentum on the RBM instead.")
+        kwargs.setdefault("steps_per_execution", self.steps_per_execution)
+        super().compile(optimizer=None, **kwargs)
+
+    def compile_from_config(self, config):
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
+    def train_step(self, data):
+        v_data = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], self.kernel.dtype)
+        h_data = self.hidden_mean(v_data)
+        h_states = self.sample_hidden(h_data)
+        v_recon = self.visible_mean(h_states)
+        if self.persistent_chains:
+            v_model = self.visible_mean(self.sample_hidden(self.hidden_mean(self.chains)))
+        else:
+            v_model = v_recon
+        h_model = self.hidden_mean(v_model)
+        for _ in range(self.cd_steps - 1):
+            v_model = self.visible_mean(self.sample_hidden(h_model))
+            h_model = self.hidden_mean(v_model)
+        if self.persistent_chains:
+            # The fantasy particles stay a Gibbs chain: keep sampled states.
+            self.chains.assign(self.sample_visible(v_model))
+
+        n_data = tf.cast(tf.shape(v_data)[0], v_data.dtype)
+        n_model = tf.cast(tf.shape(v_model)[0], v_data.dtype)
+        # <v h>_data - <v h>_model as one product over the stacked batches:
+        # one larger matrix product runs faster than two small ones.
+        gradient_kernel = tf.matmul(
+            tf.concat([v_data / n_data, v_model / n_model], axis=0),
+            tf.concat([h_data, -h_model], axis=0),
+            transpose_a=True,
+        )
+        gradients = [
+            gradient_kernel - self.weight_cost * self.kernel,
+            tf.reduce_mean(h_data, 0) - tf.reduce_mean(h_model, 0),
+            tf.reduce_mean(v_data, 0) - tf.reduce_mean(v_model, 0),
+        ]
+        for parameter, increment, gradient in zip(self.parameters, self.increments, gradients):
+            increment.assign(self.momentum * increment + self.learning_rate * gradient)
+            parameter.assign_add(increment)
+
+        error = tf.reduce_sum(tf.square(v_data - v_recon), axis=-1)
+        self.error_tracker.update_state(error)
+        return {"reconstruction_error": self.error_tracker.result()}
+
+    def test_step(self, data):
+        v = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], self.kernel.dtype)
+        self.error_tracker.update_state(
+            tf.reduce_sum(tf.square(v - self.reconstruct_tensor(v)), axis=-1)
+        )
+        return {"reconstruction_error": self.error_tracker.result()}
+
+    @property
+    def metrics(self):
+        return [self.error_tracker]
+
+    def fit(self, x, epochs=10, batch_size=100, validation_data=None, callbacks=None,
+            verbose="auto", **kwargs):
+        """Trains by CD-k; returns the Keras ``History``.
+
+        Each epoch reports ``reconstruction_error`` (squared error of the
+        one-step reconstruction, summed over units) and, with
+        ``validation_data``, ``free_energy_gap``: mean free energy of held-out
+        data minus that of as many training examples. A gap that keeps
+        growing means the RBM is overfitting (Hinton's practical guide, 6.1).
+        """
+        x = self._check_data(x)
+        if not self.built:
+            self.build(x.shape)
+        if not self.compiled:
+            self.compile()
+        callbacks = [MomentumSchedule(), *(callbacks or [])]
+        if validation_data is not None:
+            validation_data = self._check_data(validation_data, "validation_data")
+            n = min(len(x), len(validation_data), 10000)
+            callbacks.insert(1, FreeEnergyGap(x[:n], validation_data[:n]))
+        return super().fit(
+            x, epochs=epochs, batch_size=batch_size, callbacks=callbacks,
+            validation_data=validation_data, verbose=verbose, **kwargs,
+        )
+
+    # ------------------------------------------------------------------- usage
+    def call(self, x):
+        return self.hidden_mean(tf.cast(x, self.kernel.dtype))
+
+    def transform(self, x, batch_size=1000):
+        """Hidden probabilities (binary) or means (linear) for ``x``, as NumPy."""
+        x = self._check_data(x)
+        return self._batched(self.hidden_mean, x, batch_size)
+
+    def reconstruct_tensor(self, v):
+        return self.visible_mean(self.hidden_mean(v))
+
+    def reconstruct(self, x, batch_size=1000):
+        """The deterministic up-down pass E[v | E[h | x]], as NumPy."""
+        x = self._check_data(x)
+        return self._batched(self.reconstruct_tensor, x, batch_size)
+
+    def free_energy(self, x, batch_size=1000):
+        """Free energy F(x) per example (nats), as NumPy."""
+        x = self._check_data(x)
+        return self._batched(self.free_energy_of, x, batch_size)
+
+    def _batched(self, function, x, batch_size):
+        if not self.built:
+            self.build(x.shape)
+        compiled = tf.function(function, reduce_retracing=True)
+        return np.concatenate(
+            [compiled(tf.constant(x[i : i + batch_size])).numpy()
+             for i in range(0, len(x), batch_size)]
+        )
+
+    def _check_data(self, x, name="x"):
+        expected = self.n_visible if self.built else np.shape(x)[-1]
+        x = check_array(x, expected, name).astype("float32", copy=False)
+        if self.visible == "binary" and x.size and (x.min() < 0 or x.max() > 1):
+            raise ValueError(
+                f"{name} has values outside [0, 1] ({x.min():.3g} to {x.max():.3g}), "
+                "but binary visible units read them as probabilities; rescale the "
+                "data or use visible='gaussian'."
+            )
+        return x
+
+
+class MomentumSchedule(keras.callbacks.Callback):
+    """Sets the RBM's momentum at each epoch: initial, then final after the switch."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model = self.model
+        late = epoch >= model.momentum_switch_epoch
+        model.momentum.assign(model.final_momentum if late else model.initial_momentum)
+
+
+class FreeEnergyGap(keras.callbacks.Callback):
+    """Adds ``free_energy_gap`` (held-out minus training, nats) to each epoch's logs."""
+
+    def __init__(self, x_train, x_held_out):
+        super().__init__()
+        self.x_train = x_train
+        self.x_held_out = x_held_out
+
+    def on_epoch_end(self, epoch, logs=None):
+        gap = np.mean(self.model.free_energy(self.x_held_out)) - np.mean(
+            self.model.free_energy(self.x_train)
+        )
+        if logs is not None:
+            logs["free_energy_gap"] = float(gap)

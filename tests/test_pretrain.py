@@ -1,0 +1,201 @@
+"""pretrain: RBMs, greedy stacking, unrolling, resuming, large-batch fine-tuning."""
+
+import itertools
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from pretrain import RBM, finetune_lbfgs, greedy_pretrain, unroll, unroll_classifier
+
+
+def sigmoid(a):
+    return 1 / (1 + np.exp(-a))
+
+
+def test_cd_lowers_reconstruction_error(binary_patterns):
+    rbm = RBM(16, seed=0, steps_per_execution=4)
+    history = rbm.fit(binary_patterns, epochs=15, batch_size=16, verbose=0)
+    errors = history.history["reconstruction_error"]
+    assert errors[-1] < 0.5 * errors[0], errors
+    reconstruction = rbm.reconstruct(binary_patterns)
+    assert np.mean((reconstruction - binary_patterns) ** 2) < 0.05
+    assert rbm.transform(binary_patterns).shape == (256, 16)
+
+
+@pytest.mark.parametrize(
+    "settings", [dict(cd_steps=3), dict(persistent_chains=32, learning_rate=0.02)]
+)
+def test_cd_k_and_persistent_cd_train(settings, binary_patterns):
+    rbm = RBM(16, seed=0, steps_per_execution=4, **settings)
+    history = rbm.fit(binary_patterns, epochs=15, batch_size=16, verbose=0)
+    errors = history.history["reconstruction_error"]
+    assert errors[-1] < 0.7 * errors[0], errors
+    assert np.mean((rbm.reconstruct(binary_patterns) - binary_patterns) ** 2) < 0.1
+
+
+def test_free_energy_matches_brute_force():
+    rbm = RBM(2, seed=3)
+    rbm.build((None, 3))
+    rng = np.random.default_rng(0)
+    W = rng.normal(size=(3, 2)).astype("float32")
+    b, c = rng.normal(size=3).astype("float32"), rng.normal(size=2).astype("float32")
+    rbm.kernel.assign(W)
+    rbm.visible_bias.assign(b)
+    rbm.hidden_bias.assign(c)
+    states = np.array(list(itertools.product([0, 1], repeat=3)), "float32")
+    hidden_states = np.array(list(itertools.product([0, 1], repeat=2)), "float32")
+    for v, free_energy in zip(states, rbm.free_energy(states)):
+        energies = [-(v @ b) - (h @ c) - v @ W @ h for h in hidden_states]
+        assert free_energy == pytest.approx(-np.log(np.sum(np.exp(-np.array(energies)))),
+                                            abs=1e-5)
+    # So exp(-F) normalises to the model's marginal p(v) over the 8 states.
+    probabilities = np.exp(-rbm.free_energy(states))
+    joint = sum(np.exp(states @ b + h @ c + states @ W @ h) for h in hidden_states)
+    np.testing.assert_allclose(probabilities / probabilities.sum(), joint / joint.sum(),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("visible, hidden", [("binary", "linear"), ("gaussian", "binary")])
+def test_real_valued_units_train_without_diverging(visible, hidden, binary_patterns):
+    x = binary_patterns
+    if visible == "gaussian":
+        x = (x - x.mean(0)) / (x.std(0) + 1e-3)
+    rbm = RBM(8, visible=visible, hidden=hidden, seed=0, steps_per_execution=4)
+    history = rbm.fit(x, epochs=20, batch_size=16, verbose=0)
+    errors = history.history["reconstruction_error"]
+    assert np.isfinite(errors).all() and errors[-1] < errors[0]
+    assert np.isfinite(rbm.free_energy(x)).all()
+
+
+def test_free_energy_gap_and_momentum_schedule(binary_patterns):
+    rbm = RBM(16, seed=0, steps_per_execution=4, momentum_switch_epoch=2)
+    history = rbm.fit(binary_patterns[:200], epochs=3, batch_size=20,
+                      validation_data=binary_patterns[200:], verbose=0)
+    assert len(history.history["free_energy_gap"]) == 3
+    assert {"reconstruction_error", "val_reconstruction_error"} <= set(history.history)
+    assert float(rbm.momentum.numpy()) == pytest.approx(0.9)
+
+
+def test_unrolled_autoencoder_equals_the_up_down_pass(binary_patterns):
+    layers = greedy_pretrain(binary_patterns, (12, 6, 3), epochs=2, batch_size=32,
+                             verbose=0)
+    assert [layer.hidden for layer in layers] == ["binary", "binary", "linear"]
+    expected = binary_patterns[:10]
+    for layer in layers:
+        expected = layer.transform(expected)
+    for layer in reversed(layers):
+        weights = np.asarray(layer.kernel)
+        expected = sigmoid(expected @ weights.T + np.asarray(layer.visible_bias))
+    for tied in (False, True):
+        model = unroll(layers, tied=tied)
+        assert model.hidden_dims == (12, 6) and model.latent_dim == 3
+        np.testing.assert_allclose(model(binary_patterns[:10]), expected, atol=1e-5)
+    # The unrolled model fine-tunes like any aezoo model.
+    model = unroll(layers)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    before = model.evaluate(binary_patterns, verbose=0, return_dict=True)["loss"]
+    model.fit(binary_patterns, epochs=5, verbose=0)
+    assert model.evaluate(binary_patterns, verbose=0, return_dict=True)["loss"] < before
+
+
+def test_lbfgs_finetuning_lowers_the_loss(binary_patterns):
+    model = unroll(greedy_pretrain(binary_patterns, (12, 4), epochs=1, verbose=0))
+    losses = finetune_lbfgs(model, binary_patterns, epochs=3, batch_size=128, verbose=0)
+    assert losses[-1] < losses[0]
+
+
+def test_denoising_stack_unrolls(binary_patterns):
+    layers = greedy_pretrain(binary_patterns, (12, 4), epochs=2, method="dae", verbose=0)
+    model = unroll(layers)
+    assert model.count_params() > 0 and model(binary_patterns[:3]).shape == (3, 20)
+    np.testing.assert_allclose(model.encode(binary_patterns[:3]),
+                               layers[1].transform(layers[0].transform(binary_patterns[:3])),
+                               atol=1e-5)
+
+
+def test_classifier_from_a_stack(binary_patterns):
+    layers = greedy_pretrain(binary_patterns, (12, 8), epochs=2, linear_top=False, verbose=0)
+    classifier = unroll_classifier(layers, n_classes=4)
+    np.testing.assert_allclose(classifier.get_layer("encoder_1")(
+        classifier.get_layer("encoder_0")(binary_patterns[:5])),
+        layers[1].transform(layers[0].transform(binary_patterns[:5])), atol=1e-5)
+    labels = np.argmax(binary_patterns[:, :4], axis=1)
+    classifier.compile("adam", "sparse_categorical_crossentropy")
+    history = classifier.fit(binary_patterns, labels, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    with pytest.raises(ValueError, match="linear_top=False"):
+        unroll_classifier(greedy_pretrain(binary_patterns, (4,), epochs=1, verbose=0))
+
+
+def test_interrupted_pretraining_resumes(binary_patterns, tmp_path):
+    class Interrupt(Exception):
+        pass
+
+    class StopInLayerTwo(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if self.model.n_visible == 12 and epoch == 1:
+                raise Interrupt
+
+    x = binary_patterns
+    keras.utils.set_random_seed(0)  # same shuffling in both runs
+    reference = greedy_pretrain(x, (12, 6), epochs=3, verbose=0, seed=5)
+
+    original_fit = RBM.fit
+
+    def fit_with_interrupt(self, *args, callbacks=None, **kwargs):
+        return original_fit(self, *args, callbacks=[*callbacks, StopInLayerTwo()], **kwargs)
+
+    RBM.fit = fit_with_interrupt
+    keras.utils.set_random_seed(0)
+    try:
+        with pytest.raises(Interrupt):
+            greedy_pretrain(x, (12, 6), epochs=3, verbose=0, seed=5, checkpoint_dir=tmp_path)
+    finally:
+        RBM.fit = original_fit
+    assert sorted(os.listdir(tmp_path)) == [
+        "layer_0.keras", "layer_1_partial.keras", "layer_1_partial.keras.epoch", "stack.json"]
+    assert (tmp_path / "layer_1_partial.keras.epoch").read_text() == "2"
+
+    resumed = greedy_pretrain(x, (12, 6), epochs=3, verbose=0, seed=5, checkpoint_dir=tmp_path)
+    # The finished layer comes from the checkpoint, not from training again.
+    np.testing.assert_array_equal(np.asarray(resumed[0].kernel), np.asarray(reference[0].kernel))
+    assert sorted(os.listdir(tmp_path)) == ["layer_0.keras", "layer_1.keras", "stack.json"]
+    # The resumed layer ran only its third (last) epoch.
+    assert resumed[1].history.epoch == [2]
+    with pytest.raises(ValueError, match="different stack"):
+        greedy_pretrain(x, (12, 5), epochs=1, verbose=0, checkpoint_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda x: greedy_pretrain(x, (), epochs=1), "empty"),
+        (lambda x: greedy_pretrain(x, (8, 0), epochs=1), "positive integers"),
+        (lambda x: greedy_pretrain(x, (8,), epochs=0), "epochs"),
+        (lambda x: greedy_pretrain(x * 3, (8,), epochs=1), r"\[0, 1\]"),
+        (lambda x: greedy_pretrain(np.where(x > 0, np.nan, x), (8,), epochs=1), "NaN"),
+        (lambda x: greedy_pretrain(x, (8,), epochs=1, method="pca"), "method"),
+        (lambda x: RBM(0), "n_hidden"),
+        (lambda x: RBM(4, cd_steps=0), "cd_steps"),
+        (lambda x: RBM(4, visible="poisson"), "visible"),
+        (lambda x: unroll([]), "empty"),
+    ],
+)
+def test_bad_settings_fail_before_training(call, message, binary_patterns):
+    with pytest.raises(ValueError, match=message):
+        call(binary_patterns)
+
+
+def test_unroll_rejects_mismatched_layers(binary_patterns):
+    a = RBM(5)
+    a.build((None, 20))
+    b = RBM(3)
+    b.build((None, 6))
+    with pytest.raises(ValueError, match="do not chain"):
+        unroll([a, b])
+    rbm = RBM(4)
+    rbm.build((None, 20))
+    with pytest.raises(ValueError, match="19 features"):
+        rbm.fit(np.zeros((4, 19), "float32"), epochs=1)
