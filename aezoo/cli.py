@@ -216,8 +216,12 @@ def _check_out_path(args):
     if os.path.exists(path) and not args.overwrite:
         raise UsageError(f"{args.out} already exists; pass --overwrite to replace it")
     parent = os.path.dirname(path)
-    if os.path.exists(parent) and not os.path.isdir(parent):
-        raise UsageError(f"cannot write {args.out}: {parent} is not a directory")
+    try:  # Up front, so a bad folder fails now rather than after training.
+        os.makedirs(parent, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create the folder for --out {args.out}: {error}")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"cannot write {args.out}: {parent} is not writable")
     return path
 
 
@@ -306,7 +310,6 @@ def train_command(args):
         model.fit(x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
 
     if out_path is not None:
-        os.makedirs(os.path.dirname(out_path), exist_ok=True)
         model.save(out_path, overwrite=True)
         print(f"Saved the model to {args.out}", flush=True)
 

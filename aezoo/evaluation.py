@@ -22,7 +22,9 @@ def squared_error_per_image(model_or_fn, x, batch_size=1000):
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim != 2 or len(x) == 0:
-        raise ValueError(f"x must be a non-empty (images, features) array, got shape {x.shape}.")
+        raise ValueError(
+            f"x must be a non-empty (images, features) array, got shape {x.shape}."
+        )
     batch_size = int(batch_size)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
@@ -58,11 +60,14 @@ def fit_pca(x, n_components):
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) < 2:
-        raise ValueError(f"x must be an (examples, features) array with >= 2 rows, got shape {x.shape}.")
+        raise ValueError(
+            f"x must be an (examples, features) array with >= 2 rows, got shape {x.shape}."
+        )
     n_components = int(n_components)
     if not 1 <= n_components <= x.shape[1]:
         raise ValueError(
-            f"n_components must be in [1, {x.shape[1]}] (the number of features), got {n_components}."
+            f"n_components must be in [1, {x.shape[1]}] (the number of features), "
+            f"got {n_components}."
         )
     mean = x.mean(axis=0)
     # Accumulate the scatter matrix in chunks so a 60000 x 784 float64 copy

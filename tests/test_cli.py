@@ -178,7 +178,9 @@ TRAIN_CASES = [
 
 
 @needs_mnist
-@pytest.mark.parametrize("model_name, flags, expected", TRAIN_CASES, ids=[c[0] for c in TRAIN_CASES])
+@pytest.mark.parametrize(
+    "model_name, flags, expected", TRAIN_CASES, ids=[case[0] for case in TRAIN_CASES]
+)
 def test_train_saves_a_model_that_reloads(model_name, flags, expected, tmp_path, capsys, x_test):
     import keras
 

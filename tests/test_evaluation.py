@@ -67,7 +67,8 @@ def test_squared_error_known_case_with_a_function():
 
     # Per image: 1, 4 * 0.25 = 1, 0 -> mean 2 / 3, whatever the batching.
     for batch_size in (1, 2, 3, 1000):
-        assert squared_error_per_image(reconstruct, x, batch_size=batch_size) == pytest.approx(2 / 3)
+        error = squared_error_per_image(reconstruct, x, batch_size=batch_size)
+        assert error == pytest.approx(2 / 3)
     assert squared_error_per_image(lambda batch: batch, x) == 0.0
 
 
@@ -90,7 +91,8 @@ def test_squared_error_with_a_keras_model():
 
     # A linear map that halves its input: error per image = sum((x / 2)^2).
     inputs = keras.Input((5,))
-    outputs = keras.layers.Dense(5, use_bias=False, kernel_initializer=keras.initializers.Identity(0.5))(inputs)
+    halve = keras.initializers.Identity(0.5)
+    outputs = keras.layers.Dense(5, use_bias=False, kernel_initializer=halve)(inputs)
     model = keras.Model(inputs, outputs)
     x = np.random.default_rng(0).random((33, 5)).astype(np.float32)
     expected = np.mean(np.sum((x / 2) ** 2, axis=1))
