@@ -179,6 +179,10 @@ def build_parser():
                          help="any variant but vae: decoder kernels are the transposed "
                          "encoder kernels (ksparse ties by default; --no-tied unties)")
     train.set_defaults(handler=train_command, subparser=train)
+
+    from pretrain.command import add_parser as add_pretrain_parser
+
+    add_pretrain_parser(commands, _dims, _positive_int, _positive_float, _non_negative_int)
     return parser
 
 
@@ -205,7 +209,7 @@ def variant_kwargs(args):
     return kwargs
 
 
-def _check_out_path(args):
+def check_out_path(args):
     if args.out is None:
         return None
     path = os.path.abspath(os.path.expanduser(args.out))
@@ -233,6 +237,10 @@ def main(argv=None):
     except SystemExit as stop:  # --help, --version, or an argparse error (already printed)
         return stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 2)
     try:
+        if args.command == "pretrain":
+            from pretrain.command import apply_recipe
+
+            args = apply_recipe(parser, args, argv)
         return args.handler(args)
     except UsageError as error:
         try:
@@ -255,7 +263,7 @@ def _architecture(model):
 def train_command(args):
     """``aezoo train``: validate everything cheap first, then load, train, save, evaluate."""
     kwargs = variant_kwargs(args)
-    out_path = _check_out_path(args)
+    out_path = check_out_path(args)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's INFO lines
     from aezoo.data import DataError, binarize_static, dynamic_binarization_dataset, load_mnist

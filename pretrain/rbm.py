@@ -214,25 +214,39 @@ class RBM(keras.Model):
 
         n_data = tf.cast(tf.shape(v_data)[0], v_data.dtype)
         n_model = tf.cast(tf.shape(v_model)[0], v_data.dtype)
-        # <v h>_data - <v h>_model as one product over the stacked batches:
-        # one larger matrix product runs faster than two small ones.
-        gradient_kernel = tf.matmul(
-            tf.concat([v_data / n_data, v_model / n_model], axis=0),
-            tf.concat([h_data, -h_model], axis=0),
+        # The descent direction -(<v h>_data - <v h>_model) as one product over
+        # the stacked batches: one larger matrix product runs faster than two.
+        descent_kernel = tf.matmul(
+            tf.concat([v_model / n_model, v_data / n_data], axis=0),
+            tf.concat([h_model, -h_data], axis=0),
             transpose_a=True,
         )
-        gradients = [
-            gradient_kernel - self.weight_cost * self.kernel,
-            tf.reduce_mean(h_data, 0) - tf.reduce_mean(h_model, 0),
-            tf.reduce_mean(v_data, 0) - tf.reduce_mean(v_model, 0),
+        descent = [
+            descent_kernel + self.weight_cost * self.kernel,
+            tf.reduce_mean(h_model, 0) - tf.reduce_mean(h_data, 0),
+            tf.reduce_mean(v_model, 0) - tf.reduce_mean(v_data, 0),
         ]
-        for parameter, increment, gradient in zip(self.parameters, self.increments, gradients):
-            increment.assign(self.momentum * increment + self.learning_rate * gradient)
-            parameter.assign_add(increment)
+        for parameter, increment, direction in zip(self.parameters, self.increments, descent):
+            self._apply_momentum(parameter, increment, direction)
 
         error = tf.reduce_sum(tf.square(v_data - v_recon), axis=-1)
         self.error_tracker.update_state(error)
         return {"reconstruction_error": self.error_tracker.result()}
+
+    def _apply_momentum(self, parameter, increment, descent):
+        """increment = momentum * increment - lr * descent; parameter += increment.
+
+        TensorFlow's fused kernel for exactly this update (the form Keras' SGD
+        uses) makes one pass over the weights instead of five separate ops.
+        """
+        tf.raw_ops.ResourceApplyKerasMomentum(
+            var=parameter.handle,
+            accum=increment.handle,
+            lr=tf.constant(self.learning_rate, parameter.dtype),
+            grad=descent,
+            momentum=tf.cast(self.momentum, parameter.dtype),
+            use_locking=False,
+        )
 
     def test_step(self, data):
         v = tf.cast(keras.utils.unpack_x_y_sample_weight(data)[0], self.kernel.dtype)

@@ -224,7 +224,7 @@ class _Checkpoints:
     def epoch_callbacks(self, index):
         if self.directory is None:
             return []
-        return [_SaveEpoch(self._path(index, True))]
+        return [EpochCheckpoint(self._path(index, True))]
 
     def save_layer(self, index, layer):
         if self.directory is None:
@@ -235,8 +235,12 @@ class _Checkpoints:
                 os.remove(leftover)
 
 
-class _SaveEpoch(keras.callbacks.Callback):
-    """Saves the layer being trained and the number of finished epochs."""
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the model (or layer) being trained and the number of finished epochs.
+
+    ``load_epoch_checkpoint(path)`` reads both back, to resume with
+    ``fit(..., initial_epoch=epochs)``.
+    """
 
     def __init__(self, path):
         super().__init__()
@@ -248,6 +252,17 @@ class _SaveEpoch(keras.callbacks.Callback):
         with open(self.path + ".epoch.tmp", "w") as handle:
             handle.write(str(epoch + 1))
         os.replace(self.path + ".epoch.tmp", self.path + ".epoch")
+
+
+def load_epoch_checkpoint(path):
+    """The model saved by ``EpochCheckpoint`` at ``path`` and its finished epochs.
+
+    Returns ``(None, 0)`` when there is no checkpoint yet.
+    """
+    if not os.path.exists(path) or not os.path.exists(path + ".epoch"):
+        return None, 0
+    with open(path + ".epoch") as handle:
+        return keras.models.load_model(path), int(handle.read())
 
 
 def _atomic_save(layer, path):

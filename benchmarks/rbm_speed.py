@@ -1,0 +1,117 @@
+"""One epoch of CD-1 on MNIST, 784 -> 1000, batch 100: aezoo's RBM vs scikit-learn.
+
+Prints images/s for ``pretrain.RBM`` and ``sklearn.neural_network.BernoulliRBM``
+(same data, batch size and machine, alternating in one run) and their ratio,
+plus the RBM step's effective GFLOP/s against a plain TensorFlow float32
+product of the same shapes measured in the same run.
+
+    python benchmarks/rbm_speed.py [--rounds 3] [--images 60000]
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+N_VISIBLE, N_HIDDEN, BATCH = 784, 1000, 100
+# CD-1 per batch: v@W, h@W^T, v'@W, and the stacked update product
+# [v; v']^T [h; -h'] (twice the rows): 5 products of 2*B*V*H flops.
+FLOPS_PER_BATCH = 5 * 2 * BATCH * N_VISIBLE * N_HIDDEN
+
+
+def load_images(limit):
+    from aezoo.data import load_mnist
+    from aezoo.data.mnist import find_local_mnist_dir
+
+    directory = find_local_mnist_dir()
+    if directory is None:
+        print("MNIST not found (set AEZOO_DATA_DIR); using random binary images")
+        rng = np.random.default_rng(0)
+        return (rng.uniform(size=(limit, N_VISIBLE)) < 0.13).astype("float32")
+    return load_mnist("train", data_dir=directory)[0][:limit]
+
+
+def time_aezoo(rbm, x):
+    start = time.perf_counter()
+    rbm.fit(x, epochs=1, batch_size=BATCH, verbose=0)
+    return len(x) / (time.perf_counter() - start)
+
+
+def time_sklearn(x):
+    from sklearn.neural_network import BernoulliRBM
+
+    rbm = BernoulliRBM(n_components=N_HIDDEN, learning_rate=0.1, batch_size=BATCH,
+                       n_iter=1, random_state=0)
+    start = time.perf_counter()
+    rbm.fit(x)
+    return len(x) / (time.perf_counter() - start)
+
+
+def make_matmul_reference():
+    """The same five products, nothing else: the machine's ceiling for the step."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    v = tf.constant(rng.uniform(size=(BATCH, N_VISIBLE)).astype("float32"))
+    w = tf.Variable(rng.normal(size=(N_VISIBLE, N_HIDDEN)).astype("float32") * 0.01)
+    stacked_v = tf.concat([v, v], 0)
+
+    @tf.function
+    def run(steps):
+        total = tf.zeros(())
+        for _ in tf.range(steps):
+            h = tf.matmul(v, w)
+            back = tf.matmul(h, w, transpose_b=True)
+            h2 = tf.matmul(back, w)
+            update = tf.matmul(stacked_v, tf.concat([h, h2], 0), transpose_a=True)
+            total += update[0, 0]
+        return total
+
+    def measure(steps):
+        start = time.perf_counter()
+        run(tf.constant(steps)).numpy()
+        return steps * FLOPS_PER_BATCH / (time.perf_counter() - start) / 1e9
+
+    measure(5)  # trace
+    return measure
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--images", type=int, default=60000)
+    args = parser.parse_args(argv)
+
+    x = load_images(args.images)
+    from pretrain import RBM
+
+    rbm = RBM(N_HIDDEN, seed=0)
+    rbm.fit(x[:5000], epochs=1, batch_size=BATCH, verbose=0)  # trace and warm up
+    matmul_gflops = make_matmul_reference()
+    steps = len(x) // BATCH
+    results = {"aezoo": [], "sklearn": [], "matmul": []}
+    for round_ in range(args.rounds):
+        results["sklearn"].append(time_sklearn(x))
+        results["aezoo"].append(time_aezoo(rbm, x))
+        results["matmul"].append(matmul_gflops(steps))
+        print(f"round {round_ + 1}: aezoo {results['aezoo'][-1]:,.0f} images/s, "
+              f"sklearn {results['sklearn'][-1]:,.0f} images/s, "
+              f"plain matmul {results['matmul'][-1]:.1f} GFLOP/s", flush=True)
+    aezoo, sklearn = np.median(results["aezoo"]), np.median(results["sklearn"])
+    step_gflops = aezoo / BATCH * FLOPS_PER_BATCH / 1e9
+    matmul = np.median(results["matmul"])
+    print(f"CD-1, {len(x)} images, {N_VISIBLE}->{N_HIDDEN}, batch {BATCH}, "
+          f"median of {args.rounds} rounds:")
+    print(f"aezoo RBM:            {aezoo:,.0f} images/s ({step_gflops:.1f} GFLOP/s effective)")
+    print(f"sklearn BernoulliRBM: {sklearn:,.0f} images/s")
+    print(f"plain TF matmul, same shapes: {matmul:.1f} GFLOP/s")
+    print(f"ratio aezoo/sklearn: {aezoo / sklearn:.2f} (target >= 1.2)")
+    print(f"step efficiency vs plain matmul: {step_gflops / matmul:.2f} (target >= 0.7)")
+
+
+if __name__ == "__main__":
+    main()
