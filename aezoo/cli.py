@@ -10,6 +10,14 @@ import os
 import sys
 
 from aezoo import __version__
+from aezoo.argtypes import (
+    dims,
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 
 MODELS = ("linear", "deep", "denoising", "sparse", "ksparse", "contractive", "vae")
 # Kept in step with aezoo.layers.noise.CORRUPTIONS and the VAE's LIKELIHOODS and
@@ -45,68 +53,6 @@ class UsageError(Exception):
     """A problem with the user's input, reported without a traceback (exit 2)."""
 
 
-# ------------------------------------------------------------------ arg types
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
-
-
-def _positive_float(text):
-    value = _float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
-    return value
-
-
-def _non_negative_float(text):
-    value = _float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return value
-
-
-def _dims(text):
-    """'1000,500,250' -> (1000, 500, 250); '' -> () (no hidden layers)."""
-    text = text.strip()
-    if not text:
-        return ()
-    dims = []
-    for part in text.split(","):
-        try:
-            dims.append(_positive_int(part.strip()))
-        except argparse.ArgumentTypeError:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated positive integers such as 1000,500,250 "
-                f"(or '' for none), got {text!r}"
-            )
-    return tuple(dims)
-
-
 # --------------------------------------------------------------------- parser
 def build_parser():
     parser = argparse.ArgumentParser(
@@ -128,24 +74,24 @@ def build_parser():
     train.add_argument("--model", required=True, choices=MODELS, help="the variant to train")
     train.add_argument(
         "--hidden-dims",
-        type=_dims,
+        type=dims,
         metavar="DIMS",
         help="encoder hidden widths, input side first, e.g. 1000,500,250; '' for "
         "none (default: the variant's own)",
     )
     train.add_argument(
-        "--latent-dim", type=_positive_int, help="code width (default: the variant's own)"
+        "--latent-dim", type=positive_int, help="code width (default: the variant's own)"
     )
-    train.add_argument("--epochs", type=_positive_int, default=10,
+    train.add_argument("--epochs", type=positive_int, default=10,
                        help="default: %(default)s")
-    train.add_argument("--batch-size", type=_positive_int, default=100,
+    train.add_argument("--batch-size", type=positive_int, default=100,
                        help="default: %(default)s")
-    train.add_argument("--learning-rate", type=_positive_float, default=1e-3,
+    train.add_argument("--learning-rate", type=positive_float, default=1e-3,
                        help="Adam's learning rate (default: %(default)s)")
-    train.add_argument("--seed", type=_non_negative_int, default=0,
+    train.add_argument("--seed", type=non_negative_int, default=0,
                        help="seeds Keras, the weights, noise and binarization "
                        "(default: %(default)s)")
-    train.add_argument("--limit", type=_positive_int, metavar="N",
+    train.add_argument("--limit", type=positive_int, metavar="N",
                        help="train on the first N training images only (quick runs)")
     train.add_argument("--data-dir", help="folder with the MNIST IDX files (default: "
                        "$AEZOO_DATA_DIR, else download with tensorflow_datasets)")
@@ -159,21 +105,21 @@ def build_parser():
         "giving one to another variant is an error.",
     )
     variant.add_argument("--noise", choices=NOISES, help="denoising: corruption")
-    variant.add_argument("--noise-level", type=_non_negative_float,
+    variant.add_argument("--noise-level", type=non_negative_float,
                          help="denoising: masked fraction or Gaussian sd")
-    variant.add_argument("--rho", type=_float, help="sparse: target mean activation")
-    variant.add_argument("--beta", type=_non_negative_float, help="sparse: penalty weight")
-    variant.add_argument("--k", type=_positive_int, help="ksparse: units kept in training")
-    variant.add_argument("--alpha", type=_float, help="ksparse: inference keeps alpha * k")
-    variant.add_argument("--k-start", type=_positive_int, help="ksparse: k at step 0")
-    variant.add_argument("--anneal-steps", type=_non_negative_int,
+    variant.add_argument("--rho", type=finite_float, help="sparse: target mean activation")
+    variant.add_argument("--beta", type=non_negative_float, help="sparse: penalty weight")
+    variant.add_argument("--k", type=positive_int, help="ksparse: units kept in training")
+    variant.add_argument("--alpha", type=finite_float, help="ksparse: inference keeps alpha * k")
+    variant.add_argument("--k-start", type=positive_int, help="ksparse: k at step 0")
+    variant.add_argument("--anneal-steps", type=non_negative_int,
                          help="ksparse: steps from k-start down to k")
-    variant.add_argument("--contractive-weight", type=_non_negative_float,
+    variant.add_argument("--contractive-weight", type=non_negative_float,
                          help="contractive: Jacobian penalty weight")
     variant.add_argument("--likelihood", choices=LIKELIHOODS,
                          help="vae: p(x|z); bernoulli trains on dynamically binarized images")
     variant.add_argument("--prior", choices=PRIORS, help="vae: p(z)")
-    variant.add_argument("--weight-decay", type=_non_negative_float,
+    variant.add_argument("--weight-decay", type=non_negative_float,
                          help="any variant: L2 penalty on the kernels")
     variant.add_argument("--tied", action=argparse.BooleanOptionalAction,
                          help="any variant but vae: decoder kernels are the transposed "
@@ -182,7 +128,11 @@ def build_parser():
 
     from pretrain.command import add_parser as add_pretrain_parser
 
-    add_pretrain_parser(commands, _dims, _positive_int, _positive_float, _non_negative_int)
+    add_pretrain_parser(commands)
+
+    from aezoo.export_cli import add_export_parser
+
+    add_export_parser(commands)
     return parser
 
 

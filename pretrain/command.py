@@ -14,7 +14,9 @@ import json
 import os
 
 
-def add_parser(commands, dims_type, positive_int, positive_float, non_negative_int):
+def add_parser(commands):
+    from aezoo.argtypes import dims, non_negative_int, positive_float, positive_int
+
     parser = commands.add_parser(
         "pretrain",
         help="greedy RBM/DAE pretraining, unrolling and fine-tuning on MNIST",
@@ -23,7 +25,7 @@ def add_parser(commands, dims_type, positive_int, positive_float, non_negative_i
     )
     parser.add_argument("--recipe", metavar="FILE.json",
                         help="read settings from a JSON file; flags override it")
-    parser.add_argument("--hidden-dims", type=dims_type, default=(1000, 500, 250, 30),
+    parser.add_argument("--hidden-dims", type=dims, default=(1000, 500, 250, 30),
                         metavar="DIMS", help="stack widths, the last is the code "
                         "(default: 1000,500,250,30)")
     parser.add_argument("--method", choices=("rbm", "dae"), default="rbm",

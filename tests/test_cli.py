@@ -5,7 +5,6 @@ Argument errors are checked without data. The training runs need real MNIST
 trains a tiny model for one epoch on 200 images.
 """
 
-import os
 import re
 import subprocess
 import sys
