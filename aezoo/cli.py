@@ -133,6 +133,8 @@ def build_parser():
     from aezoo.export_cli import add_export_parser
 
     add_export_parser(commands)
+    from aezoo.zoo_cli import add_zoo_parser
+    add_zoo_parser(commands)
     return parser
 
 

@@ -150,12 +150,13 @@ class RBM(keras.Model):
     # ------------------------------------------------------------ conditionals
     def hidden_mean(self, v):
         """E[h | v]: probabilities (binary) or means (linear)."""
-        pre = tf.matmul(v, self.kernel) + self.hidden_bias
+        # bias_add (not +) lets TensorFlow fuse it into the product on CPU.
+        pre = tf.nn.bias_add(tf.matmul(v, self.kernel), self.hidden_bias)
         return tf.sigmoid(pre) if self.hidden == "binary" else pre
 
     def visible_mean(self, h):
         """E[v | h]: probabilities (binary) or means (Gaussian)."""
-        pre = tf.matmul(h, self.kernel, transpose_b=True) + self.visible_bias
+        pre = tf.nn.bias_add(tf.matmul(h, self.kernel, transpose_b=True), self.visible_bias)
         return tf.sigmoid(pre) if self.visible == "binary" else pre
 
     def sample_hidden(self, mean):

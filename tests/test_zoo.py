@@ -1,0 +1,233 @@
+"""Tests for aezoo.zoo: publish, list/info/load round trip, integrity checks, recipes, CLI."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from aezoo import zoo
+from aezoo.cli import main
+from aezoo.models import VARIANTS
+from aezoo.zoo import recipes
+from variants import make_small
+
+X = np.random.default_rng(0).uniform(size=(32, 20)).astype("float32")
+
+
+def _publish(root, name="tiny", model=None, **kwargs):
+    model = model or make_small("deep")
+    card = zoo.publish(
+        model, name, None,
+        [{"name": "squared_error", "value": 1.5, "paper": 3.0, "baseline": None,
+          "command": "test", "definition": "test"}],
+        1.25, {"name": "synthetic", "splits": {"train": 32}, "preprocessing": "none"},
+        root=root, **kwargs,
+    )
+    return model, card
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    root = tmp_path_factory.mktemp("zoo")
+    model = make_small("vae")
+    model.compile(optimizer="adam")
+    model.fit(X, epochs=1, batch_size=16, verbose=0)  # optimizer state must not be saved
+    _, card = _publish(root, "tiny-vae", model=model)
+    return root, model, card
+
+
+def test_empty_zoo(tmp_path):
+    assert zoo.list_models(tmp_path) == []
+    assert zoo.verify(root=tmp_path) == []
+    with pytest.raises(KeyError, match="the zoo is empty"):
+        zoo.load("nothing", root=tmp_path)
+
+
+def test_root_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("AEZOO_ZOO_DIR", str(tmp_path))
+    assert zoo.zoo_root() == str(tmp_path)
+
+
+def test_round_trip(published):
+    root, model, card = published
+    assert zoo.list_models(root) == ["tiny-vae"]
+    info = zoo.info("tiny-vae", root)
+    assert info == card
+    assert info["model"]["class"] == "VariationalAutoencoder"
+    assert info["parameters"] == model.count_params()
+    assert set(info["library_versions"]) >= {"python", "tensorflow", "keras",
+                                              "tensorflow-probability", "aezoo"}
+    assert "tiny-vae/tiny-vae.keras" in info["files"]
+    assert any(f.startswith("serving/tiny-vae/1/") and f.endswith("saved_model.pb")
+               for f in info["files"])
+    assert os.path.isfile(os.path.join(root, "serving", "models.config"))
+    loaded = zoo.load("tiny-vae", compile=False, root=root)
+    np.testing.assert_array_equal(np.asarray(loaded.encode(X)), np.asarray(model.encode(X)))
+    assert all(r["status"] == "ok" for r in zoo.verify(root=root))
+
+
+def test_saved_without_optimizer(published):
+    root, _, _ = published
+    import zipfile
+
+    with zipfile.ZipFile(os.path.join(root, "tiny-vae", "tiny-vae.keras")) as archive:
+        config = json.loads(archive.read("config.json"))
+    assert not config.get("compile_config")  # no optimizer saved
+    import h5py
+    import io
+
+    with zipfile.ZipFile(os.path.join(root, "tiny-vae", "tiny-vae.keras")) as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r")
+        assert "optimizer" not in weights
+
+
+def test_load_compiled_fits_and_frozen(published):
+    root, _, _ = published
+    model = zoo.load("tiny-vae", root=root)
+    before = [w.copy() for w in model.get_weights()]
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+    model.fit(X, epochs=1, batch_size=32, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    frozen = zoo.load("tiny-vae", trainable=False, root=root)
+    assert frozen.trainable_weights == []
+
+
+def test_encoder_shares_layers(published):
+    root, _, _ = published
+    model = zoo.load("tiny-vae", compile=False, root=root)
+    encoder = zoo.encoder_of(model)
+    np.testing.assert_allclose(encoder(X), model.encode(X), rtol=1e-6)
+    dense = model.encoder_layers[0]
+    assert any(layer is dense for layer in encoder.layers)
+    encoder.compile(optimizer="adam", loss="mse")
+    before = dense.kernel.numpy().copy()
+    encoder.fit(X, np.zeros((32, model.latent_dim)), epochs=1, verbose=0)
+    assert not np.array_equal(before, dense.kernel.numpy())
+    assert zoo.encoder("tiny-vae", root=root).output_shape == (None, model.latent_dim)
+
+
+def test_denoising_encoder_skips_noise(tmp_path):
+    model, _ = _publish(tmp_path, "dae", model=make_small("denoising"))
+    encoder = zoo.encoder("dae", root=tmp_path)
+    np.testing.assert_allclose(encoder(X, training=True), model.encode(X), rtol=1e-6)
+
+
+def test_classifier_entry(tmp_path):
+    inputs = keras.Input((20,))
+    hidden = keras.layers.Dense(8, activation="sigmoid", name="encoder_0")(inputs)
+    outputs = keras.layers.Dense(3, activation="softmax", name="softmax")(hidden)
+    model = keras.Model(inputs, outputs)
+    _, card = _publish(tmp_path, "clf", model=model)
+    assert card["kind"] == "classifier" and card["serving"] is None
+    assert "serving_note" in card
+    loaded = zoo.load("clf", root=tmp_path)
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0))
+    loaded.fit(X, np.zeros(32), epochs=1, verbose=0)
+    assert zoo.encoder("clf", root=tmp_path).output_shape == (None, 8)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated", "altered"])
+def test_damaged_file_refused(tmp_path, damage):
+    _publish(tmp_path)
+    path = os.path.join(tmp_path, "tiny", "tiny.keras")
+    if damage == "missing":
+        os.remove(path)
+    elif damage == "truncated":
+        with open(path, "r+b") as handle:
+            handle.truncate(os.path.getsize(path) // 2)
+    else:
+        data = bytearray(open(path, "rb").read())
+        data[len(data) // 2] ^= 0xFF
+        open(path, "wb").write(bytes(data))
+    word = {"missing": "missing", "truncated": "truncated", "altered": "altered"}[damage]
+    with pytest.raises(zoo.ZooIntegrityError, match=f"tiny.keras.*{word}"):
+        zoo.load("tiny", root=tmp_path)
+    bad = [r for r in zoo.verify("tiny", tmp_path) if r["status"] != "ok"]
+    assert [r["file"] for r in bad] == ["tiny/tiny.keras"]
+    assert main(["zoo", "verify", "--root", str(tmp_path)]) == 1
+
+
+def test_verify_serving_file(tmp_path):
+    _publish(tmp_path)
+    pb = os.path.join(tmp_path, "serving", "tiny", "1", "saved_model.pb")
+    open(pb, "ab").write(b"x")
+    open(os.path.join(tmp_path, "tiny", "extra.bin"), "wb").write(b"x")
+    bad = {r["file"]: r["status"] for r in zoo.verify(root=tmp_path) if r["status"] != "ok"}
+    assert bad["serving/tiny/1/saved_model.pb"].startswith("size mismatch")
+    assert bad["tiny/extra.bin"].startswith("unlisted")
+
+
+def test_overwrite_refused_and_allowed(tmp_path):
+    _publish(tmp_path)
+    with pytest.raises(FileExistsError, match="overwrite"):
+        _publish(tmp_path)
+    _publish(tmp_path, overwrite=True)
+    assert all(r["status"] == "ok" for r in zoo.verify(root=tmp_path))
+
+
+def test_unknown_name_lists_available(published):
+    root, _, _ = published
+    with pytest.raises(KeyError, match="tiny-vae"):
+        zoo.info("nope", root)
+    assert main(["zoo", "info", "nope", "--root", str(root)]) == 1
+
+
+def test_cli_list_info_verify(published, capsys):
+    root = str(published[0])
+    assert main(["zoo", "list", "--root", root]) == 0
+    assert "tiny-vae" in capsys.readouterr().out
+    assert main(["zoo", "info", "tiny-vae", "--root", root]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "tiny-vae"
+    assert main(["zoo", "verify", "--root", root]) == 0
+    assert "0 failed" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ recipes
+def test_recipes_all_load_and_validate():
+    names = recipes.available_recipes()
+    assert len(names) == 11
+    for name in names:
+        recipe = recipes.load_recipe(name)
+        assert recipe["name"] == name
+        recipes.check_model_args(recipe)
+    classes = {cls.__name__ for cls in VARIANTS.values()}
+    assert set(recipes.AUTOENCODER_CLASSES) == classes
+
+
+def test_recipe_errors(tmp_path):
+    good = recipes.load_recipe("mnist-linear-30")
+    for change, message in [
+        ({"bogus": 1}, "unknown recipe keys: bogus"),
+        ({"model": {"class": "Nope"}}, "unknown model class 'Nope'"),
+        ({"metrics": [{"name": "accuracy?"}]}, "unknown metric"),
+    ]:
+        path = tmp_path / "r.json"
+        path.write_text(json.dumps({**good, **change}))
+        with pytest.raises(recipes.RecipeError, match=message):
+            recipes.load_recipe(str(path))
+    with pytest.raises(recipes.RecipeError, match="mnist-hinton-30"):
+        recipes.load_recipe("no-such-recipe")
+
+
+def test_train_from_tiny_recipes(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(200, 20)).astype("float32")
+    y = rng.integers(0, 3, size=200)
+    plain = {**recipes.load_recipe("mnist-sparse-kl"),
+             "model": {"class": "SparseAutoencoder", "args": {"input_dim": 20, "latent_dim": 8}}}
+    model, seconds = recipes.train_from_recipe(plain, arrays=(x, None, x, None),
+                                               epochs_scale=0.01, verbose=0)
+    measured = recipes.evaluate_metrics(model, plain, x)
+    assert set(measured) == {"squared_error", "mean_activation"} and seconds > 0
+    rbm = {**recipes.load_recipe("mnist-dbn-classifier"),
+           "pretraining": {"method": "rbm", "hidden_dims": [8, 6], "epochs_per_layer": 1,
+                           "linear_top": False}}
+    model, _ = recipes.train_from_recipe(rbm, arrays=(x, y, x, y), epochs_scale=0.01, verbose=0)
+    assert 0 <= recipes.evaluate_metrics(model, rbm, x, y)["test_error"] <= 100
+    card = zoo.publish(model, "dbn", recipes.recipe_path("mnist-dbn-classifier"),
+                       recipes.card_metrics(rbm, {"test_error": 50.0}, "t"), 1.0,
+                       recipes.data_description(rbm, (x, y, x, y)), root=tmp_path)
+    assert card["recipe"]["path"] == "zoo/recipes/mnist-dbn-classifier.json"
+    assert zoo.load("dbn", root=tmp_path).output_shape == (None, 10)
