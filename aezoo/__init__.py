@@ -14,7 +14,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __version__ = "0.1.0"
 
-_MODEL_NAMES = (
+# The model classes, by name: listed here so code that only needs the names
+# (argument parsing, recipe validation) does not import TensorFlow.
+MODEL_NAMES = (
     "Autoencoder",
     "LinearAutoencoder",
     "DeepAutoencoder",
@@ -25,10 +27,10 @@ _MODEL_NAMES = (
     "VariationalAutoencoder",
 )
 
-__all__ = list(_MODEL_NAMES) + ["__version__"]
+__all__ = list(MODEL_NAMES) + ["__version__"]
 
 
 def __getattr__(name):
-    if name in _MODEL_NAMES:
+    if name in MODEL_NAMES:
         return getattr(importlib.import_module("aezoo.models"), name)
     raise AttributeError(f"module 'aezoo' has no attribute {name!r}")

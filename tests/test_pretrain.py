@@ -199,3 +199,17 @@ def test_unroll_rejects_mismatched_layers(binary_patterns):
     rbm.build((None, 20))
     with pytest.raises(ValueError, match="19 features"):
         rbm.fit(np.zeros((4, 19), "float32"), epochs=1)
+
+
+def test_shuffled_batches_reshuffle_each_epoch_and_cover_the_data():
+    from pretrain.rbm import shuffled_batches
+
+    x = np.arange(23 * 2, dtype="float32").reshape(23, 2)
+    dataset = shuffled_batches(x, 5, seed=1)
+    first, second = [np.concatenate(list(dataset.as_numpy_iterator())) for _ in range(2)]
+    assert [len(b) for b in dataset.as_numpy_iterator()] == [5, 5, 5, 5, 3]
+    for epoch in (first, second):
+        np.testing.assert_array_equal(np.sort(epoch[:, 0]), x[:, 0])
+    assert not np.array_equal(first, second)
+    again = np.concatenate(list(shuffled_batches(x, 5, seed=1).as_numpy_iterator()))
+    np.testing.assert_array_equal(again, first)

@@ -14,20 +14,14 @@ import math
 import os
 import time
 
+from aezoo import MODEL_NAMES
+
 RECIPE_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "zoo", "recipes"
 )
 
-# Spelled out so validation needs no TensorFlow (tests check them against aezoo.models).
-AUTOENCODER_CLASSES = (
-    "LinearAutoencoder",
-    "DeepAutoencoder",
-    "DenoisingAutoencoder",
-    "SparseAutoencoder",
-    "KSparseAutoencoder",
-    "ContractiveAutoencoder",
-    "VariationalAutoencoder",
-)
+# aezoo.MODEL_NAMES needs no TensorFlow, so validation stays light.
+AUTOENCODER_CLASSES = tuple(name for name in MODEL_NAMES if name != "Autoencoder")
 CLASSIFIER_CLASSES = ("PretrainedClassifier",)  # pretrain.unroll_classifier
 MODEL_CLASSES = AUTOENCODER_CLASSES + CLASSIFIER_CLASSES
 DATASETS = ("mnist", "curves")
