@@ -49,9 +49,9 @@ def finetune(model, x_train, x_test, epochs, batch_size, learning_rate, label):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs-per-layer", type=int, default=10,
+    parser.add_argument("--epochs-per-layer", type=int, default=20,
                         help="RBM epochs per layer (paper: 50, released code: 10)")
-    parser.add_argument("--finetune-epochs", type=int, default=30,
+    parser.add_argument("--finetune-epochs", type=int, default=50,
                         help="fine-tuning epochs for both networks (paper: 200)")
     parser.add_argument("--learning-rate", type=float, default=1e-3,
                         help="Adam's initial rate for fine-tuning (cosine decay)")

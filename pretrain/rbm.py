@@ -11,6 +11,8 @@ released code (rbm.m, rbmhidlinear.m); see ../shared/REFERENCES.md:
 (several updates per compiled call, which is what makes it fast).
 """
 
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -280,11 +282,15 @@ class RBM(keras.Model):
             validation_data = self._check_data(validation_data, "validation_data")
             n = min(len(x), len(validation_data), 10000)
             callbacks.insert(1, FreeEnergyGap(x[:n], validation_data[:n]))
-        return super().fit(
-            shuffled_batches(x, batch_size, seed=self.seed),
-            epochs=epochs, callbacks=callbacks, validation_data=validation_data,
-            verbose=verbose, shuffle=False, **kwargs,
-        )
+        with warnings.catch_warnings():
+            # Keras warns once that a dataset of unknown length "ran out of
+            # data"; here that is just the end of the first epoch.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            return super().fit(
+                shuffled_batches(x, batch_size, seed=self.seed),
+                epochs=epochs, callbacks=callbacks, validation_data=validation_data,
+                verbose=verbose, shuffle=False, **kwargs,
+            )
 
     # ------------------------------------------------------------------- usage
     def call(self, x):
@@ -353,10 +359,9 @@ def shuffled_batches(x, batch_size, seed=None):
 
     # One seed pair per epoch: a new order each time, reproducible from ``seed``.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    batches = seeds.batch(2).take(1).flat_map(one_epoch)
-    # flat_map hides the length; state it so Keras knows where an epoch ends.
-    batches = batches.apply(tf.data.experimental.assert_cardinality(-(-n // batch_size)))
-    return batches.prefetch(2)
+    # The length stays unknown to Keras (flat_map hides it): asserting it made
+    # fit measurably slower here, so RBM.fit lets Keras find the epoch's end.
+    return seeds.batch(2).take(1).flat_map(one_epoch).prefetch(2)
 
 
 class MomentumSchedule(keras.callbacks.Callback):
