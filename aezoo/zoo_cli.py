@@ -14,6 +14,12 @@ def _root(args):
     return getattr(args, "root", None)
 
 
+def _fail(command, message, code=1):
+    """Prints ``aezoo zoo COMMAND: error: MESSAGE`` to stderr; returns the exit code."""
+    print(f"aezoo zoo {command}: error: {message}", file=sys.stderr)
+    return code
+
+
 def _list(args):
     from aezoo import zoo
 
@@ -39,8 +45,7 @@ def _info(args):
     try:
         card = zoo.info(args.name, _root(args))
     except zoo.ZooError as error:
-        print(f"aezoo zoo info: error: {error}", file=sys.stderr)
-        return 1
+        return _fail("info", error)
     print(json.dumps(card, indent=2))
     return 0
 
@@ -51,8 +56,7 @@ def _verify(args):
     try:
         report = zoo.verify(args.name, _root(args))
     except zoo.ZooError as error:
-        print(f"aezoo zoo verify: error: {error}", file=sys.stderr)
-        return 1
+        return _fail("verify", error)
     if not report:
         print(f"Nothing to verify: the zoo under {zoo.zoo_root(_root(args))} is empty.")
         return 0
@@ -67,8 +71,7 @@ def _train(args):
     try:
         recipe = load_recipe(args.name)
     except RecipeError as error:
-        print(f"aezoo zoo train: error: {error}", file=sys.stderr)
-        return 2
+        return _fail("train", error, 2)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     from aezoo import zoo
     from aezoo.data import DataError
@@ -77,14 +80,12 @@ def _train(args):
 
     name = recipe["name"]
     if name in zoo.list_models(args.out_root) and not args.overwrite:
-        print(f"aezoo zoo train: error: {name} is already in the zoo under "
-              f"{zoo.zoo_root(args.out_root)}; pass --overwrite", file=sys.stderr)
-        return 2
+        return _fail("train", f"{name} is already in the zoo under "
+                     f"{zoo.zoo_root(args.out_root)}; pass --overwrite", 2)
     try:
         arrays = load_data(recipe, args.data_dir)
     except DataError as error:
-        print(f"aezoo zoo train: error: {error}", file=sys.stderr)
-        return 2
+        return _fail("train", error, 2)
     print(f"Training {name} ({recipe['model']['class']}) from {recipe_path(args.name)}; "
           f"epochs x {args.epochs_scale:g}", flush=True)
     model, seconds = train_from_recipe(recipe, args.data_dir, args.epochs_scale, arrays=arrays)
@@ -116,8 +117,7 @@ def _evaluate(args):
     try:
         card = zoo.info(args.name, _root(args))
     except zoo.ZooError as error:
-        print(f"aezoo zoo evaluate: error: {error}", file=sys.stderr)
-        return 1
+        return _fail("evaluate", error)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     from aezoo.data import DataError
     from aezoo.zoo.recipes import evaluate_metrics, load_data, validate_recipe
@@ -128,8 +128,7 @@ def _evaluate(args):
         model = zoo.load(args.name, compile=False, root=_root(args))
         arrays = load_data(recipe, args.data_dir)
     except (zoo.ZooError, ValueError, DataError) as error:
-        print(f"aezoo zoo evaluate: error: {error}", file=sys.stderr)
-        return 1
+        return _fail("evaluate", error)
     names = [m["name"] for m in card["metrics"]] or None
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
                                 names=names)
