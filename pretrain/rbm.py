@@ -95,6 +95,9 @@ class RBM(keras.Model):
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.error_tracker = keras.metrics.Mean(name="reconstruction_error")
+        # Compiled versions of hidden_mean, free_energy_of... made on first use,
+        # so callbacks that run them every epoch do not retrace each time.
+        self._compiled = {}
 
     def get_config(self):
         return {
@@ -317,7 +320,10 @@ class RBM(keras.Model):
     def _batched(self, function, x, batch_size):
         if not self.built:
             self.build(x.shape)
-        compiled = tf.function(function, reduce_retracing=True)
+        name = function.__name__
+        if name not in self._compiled:
+            self._compiled[name] = tf.function(function, reduce_retracing=True)
+        compiled = self._compiled[name]
         return np.concatenate(
             [compiled(tf.constant(x[i : i + batch_size])).numpy()
              for i in range(0, len(x), batch_size)]
