@@ -1,11 +1,15 @@
-"""A few-minute demo: a deep autoencoder against PCA on MNIST.
+"""The zoo demo: load every trained model (no training), evaluate it, draw its pictures.
 
-    python -m aezoo.demo [--epochs 10] [--data-dir DIR] [--seed 0] [--out-dir out]
+    python -m aezoo.demo [--data-dir DIR] [--root saved_models] [--out-dir docs/images]
+                          [--test-images N]
 
-Trains a 784-500-250-30 DeepAutoencoder (Adam 1e-3, batch 100) on the 60,000
-MNIST training images, prints its squared error per test image next to PCA
-with the same 30 components, and writes a picture of test digits and their
-reconstructions to OUT_DIR/demo_reconstructions.png.
+For each model in the zoo: loads it (checking its checksums), recomputes the
+card's cheap metrics on the test set and prints one table with the value
+measured now, the paper's and a baseline: PCA with as many components as the
+model has code units, fitted in this run, for squared errors; the card's
+baseline otherwise. Then writes the pictures to OUT_DIR: test digits and each
+model's reconstructions, the 2-D code map of mnist-deep-2, the filters of
+the sparse models, VAE samples and the 2-D VAE's latent grid.
 """
 
 import argparse
@@ -13,30 +17,24 @@ import os
 import sys
 import time
 
-HIDDEN_DIMS = (500, 250)
-LATENT_DIM = 30
-BATCH_SIZE = 100
-LEARNING_RATE = 1e-3
+from aezoo.argtypes import positive_int
 
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+PICTURE_DIGITS = 10
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m aezoo.demo",
-        description="Train a small deep autoencoder on MNIST and compare it with PCA.",
+        description="Evaluate every zoo model on its test set and draw its pictures.",
     )
-    parser.add_argument("--epochs", type=_positive_int, default=10, help="default: %(default)s")
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (default: "
                         "$AEZOO_DATA_DIR, else download with tensorflow_datasets)")
-    parser.add_argument("--seed", type=int, default=0, help="default: %(default)s")
-    parser.add_argument("--out-dir", default="out",
-                        help="where the PNG goes (default: %(default)s)")
+    parser.add_argument("--root", help="the zoo folder (default: $AEZOO_ZOO_DIR or "
+                        "saved_models)")
+    parser.add_argument("--test-images", type=positive_int, default=None,
+                        help="evaluate on the first N test images (default: all)")
+    parser.add_argument("--out-dir", default=os.path.join("docs", "images"),
+                        help="where the PNGs go (default: %(default)s)")
     return parser
 
 
@@ -45,72 +43,148 @@ def one_of_each_digit(y):
     return [int(next(i for i, label in enumerate(y) if label == digit)) for digit in range(10)]
 
 
+class PCABaselines:
+    """PCA-k squared error on a data set's test images, for any k, from one fit."""
+
+    def __init__(self, x_train, x_test, max_components):
+        from aezoo.evaluation import fit_pca
+
+        self.x_test = x_test
+        self.mean, self.components = fit_pca(x_train, max_components)
+        self.cache = {}
+
+    def error(self, k):
+        from aezoo.evaluation import pca_reconstruct, squared_error_per_image
+
+        if k not in self.cache:
+            self.cache[k] = squared_error_per_image(
+                lambda x: pca_reconstruct(x, self.mean, self.components[:k]), self.x_test)
+        return self.cache[k]
+
+
+def draw_pictures(models, data, out_dir):
+    """Writes the pictures; ``models`` maps name -> (card, model). Returns the paths."""
+    import numpy as np
+
+    from aezoo import pictures
+    from aezoo.models import Autoencoder
+
+    written = []
+    if "mnist" not in data:
+        return written
+    x_test, y_test = data["mnist"][2], data["mnist"][3]
+    originals = x_test[one_of_each_digit(y_test)]
+    rows, names = [], []
+    for name, (card, model) in models.items():
+        if card["data"]["name"] == "mnist" and isinstance(model, Autoencoder):
+            rows.append(np.asarray(model.predict(originals, verbose=0)))
+            names.append(name)
+    if rows:
+        path = os.path.join(out_dir, "reconstructions.png")
+        written.append((pictures.reconstructions(originals, rows, path),
+                        "test digits, then one row per model: " + ", ".join(names)))
+    if "curves" in data:
+        curves = data["curves"][2][:PICTURE_DIGITS]
+        for name, (card, model) in models.items():
+            if card["data"]["name"] == "curves":
+                path = os.path.join(out_dir, f"{name}-reconstructions.png")
+                written.append((pictures.reconstructions(
+                    curves, [model.predict(curves, verbose=0)], path),
+                    f"test curves and {name}'s reconstructions"))
+    for name, (card, model) in models.items():
+        artifacts = card["recipe"]["contents"].get("artifacts", [])
+        path = os.path.join(out_dir, f"{name}-%s.png")
+        if "code_scatter" in artifacts:
+            from aezoo.zoo.metrics import encode_in_batches
+
+            written.append((pictures.code_scatter(encode_in_batches(model, x_test), y_test,
+                                                  path % "codes"),
+                            f"{name}: the 2-D codes of the 10,000 test digits, by digit"))
+        if "filters" in artifacts:
+            written.append((pictures.filters(pictures.filter_weights(model), path % "filters"),
+                            f"{name}: the first 100 encoder filters"))
+        if hasattr(model, "sample"):
+            written.append((pictures.samples(model, path % "samples"),
+                            f"{name}: 100 samples from the prior (pixel means)"))
+        if "latent_grid" in artifacts:
+            written.append((pictures.latent_grid(model, path % "latent-grid"),
+                            f"{name}: decoded 15 x 15 latent grid"))
+    return written
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     start = time.perf_counter()
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    from aezoo.data import DataError, load_mnist
+    from aezoo import zoo
 
-    try:
-        x_train, _ = load_mnist("train", data_dir=args.data_dir)
-        x_test, y_test = load_mnist("test", data_dir=args.data_dir)
-    except DataError as error:
-        print(f"aezoo.demo: error: {error}", file=sys.stderr)
+    names = zoo.list_models(args.root)
+    if not names:
+        print(f"aezoo.demo: error: the zoo under {zoo.zoo_root(args.root)} is empty; train "
+              "a model with `aezoo zoo train NAME`", file=sys.stderr)
         return 2
+    from aezoo.data import DataError
+    from aezoo.zoo.metrics import evaluate_metrics
+    from aezoo.zoo.recipes import load_data
+    from aezoo.zoo.report import metric_rows, text_table
 
-    import keras
+    models, data, rows = {}, {}, []
+    for name in names:
+        try:
+            card = zoo.info(name, args.root)
+            model = zoo.load(name, compile=False, root=args.root)
+        except zoo.ZooError as error:
+            print(f"aezoo.demo: error: {error}", file=sys.stderr)
+            return 1
+        recipe = card["recipe"]["contents"]
+        dataset = recipe["data"]["name"]
+        try:
+            if dataset not in data:
+                x_train, y_train, x_test, y_test = load_data(recipe, args.data_dir)
+                keep = slice(None, args.test_images)
+                data[dataset] = (x_train, y_train, x_test[keep],
+                                 None if y_test is None else y_test[keep])
+        except DataError as error:
+            print(f"aezoo.demo: error: {error}", file=sys.stderr)
+            return 2
+        x_train, y_train, x_test, y_test = data[dataset]
+        measured = evaluate_metrics(model, recipe, x_test, y_test, x_train=x_train,
+                                    names=[m["name"] for m in card["metrics"]])
+        for row in metric_rows(card, measured, args.root):
+            latent = getattr(model, "latent_dim", None)
+            if row["metric"] == "squared_error" and latent and latent < x_test.shape[1]:
+                key = f"pca-{dataset}"
+                if key not in data:
+                    data[key] = PCABaselines(x_train, x_test, 200)
+                if latent <= 200:
+                    row["baseline"] = f"PCA-{latent}"
+                    row["baseline_value"] = data[key].error(latent)
+            row["baseline"] = ("" if row["baseline"] is None
+                               else f"{row['baseline']}: {_fmt(row['baseline_value'])}")
+            rows.append(row)
+        models[name] = (card, model)
+        print(f"evaluated {name}", flush=True)
 
-    from aezoo.evaluation import fit_pca, pca_reconstruct, squared_error_per_image
-    from aezoo.models import DeepAutoencoder
-    from aezoo.plotting import image_grid
-
-    keras.utils.set_random_seed(args.seed)
-    model = DeepAutoencoder(784, HIDDEN_DIMS, LATENT_DIM, seed=args.seed)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE))
-    architecture = "-".join(map(str, (784, *HIDDEN_DIMS, LATENT_DIM)))
-    print(
-        f"Training a {architecture} DeepAutoencoder ({model.count_params():,} parameters) "
-        f"on {len(x_train):,} MNIST images: {args.epochs} epochs, batch {BATCH_SIZE}, "
-        f"Adam {LEARNING_RATE:g}",
-        flush=True,
-    )
-    train_start = time.perf_counter()
-    model.fit(x_train, epochs=args.epochs, batch_size=BATCH_SIZE, verbose=2)
-    train_seconds = time.perf_counter() - train_start
-
-    ae_error = squared_error_per_image(model, x_test)
-    mean, components = fit_pca(x_train, LATENT_DIM)
-    pca_error = squared_error_per_image(lambda x: pca_reconstruct(x, mean, components), x_test)
-
-    rows = [
-        (f"deep autoencoder {architecture}", ae_error),
-        (f"PCA, {LATENT_DIM} components", pca_error),
-    ]
-    width = max(len(name) for name, _ in rows)
+    columns = [("model", "model"), ("metric", "metric"), ("ours (now)", "now"),
+               ("card", "ours"), ("paper", "paper"), ("baseline", "baseline")]
     print()
-    print(f"{'model':<{width}}  squared error per test image")
-    for name, value in rows:
-        print(f"{name:<{width}}  {value:8.2f}")
-    print(f"(sum over 784 pixels of (x - x_hat)^2, mean over {len(x_test):,} test images)")
-
-    picked = one_of_each_digit(y_test)
-    originals = x_test[picked]
-    path = os.path.join(args.out_dir, "demo_reconstructions.png")
-    image_grid(
-        [
-            originals,
-            model.predict(originals, verbose=0),
-            pca_reconstruct(originals, mean, components),
-        ],
-        path,
-        scale=2,
-    )
+    for line in text_table(rows, columns):
+        print(line)
+    print(f"Squared error: sum over 784 pixels of (x - x_hat)^2, mean over "
+          f"{len(data['mnist'][2]) if 'mnist' in data else 'the'} test images; "
+          "PCA baselines fitted in this run. Expensive metrics (NLL, linear probes) show "
+          "the card's value; recompute them with `aezoo zoo evaluate NAME --all`.")
     print()
-    print(f"Wrote {path}: rows are test digits, autoencoder and PCA reconstructions")
-    total_seconds = time.perf_counter() - start
-    print(f"Training took {train_seconds:.0f} s; the demo {total_seconds:.0f} s in all")
+    for path, caption in draw_pictures(models, data, args.out_dir):
+        print(f"wrote {path}: {caption}")
+    print(f"The demo took {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _fmt(value):
+    from aezoo.zoo.report import fmt
+
+    return fmt(value)
 
 
 if __name__ == "__main__":

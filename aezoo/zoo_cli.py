@@ -1,4 +1,4 @@
-"""``aezoo zoo list | info NAME | verify [NAME] | train NAME | evaluate NAME`` (no TensorFlow to parse).
+"""``aezoo zoo list | info NAME | verify [NAME] | train NAME | evaluate NAME | table`` (no TensorFlow to parse).
 
 Wired into ``aezoo.cli.build_parser`` with ``add_zoo_parser(commands)``.
 """
@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from aezoo.argtypes import positive_float
+from aezoo.argtypes import positive_float, positive_int
 
 
 def _root(args):
@@ -75,8 +75,8 @@ def _train(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     from aezoo import zoo
     from aezoo.data import DataError
-    from aezoo.zoo.recipes import (card_metrics, data_description, evaluate_metrics,
-                                   load_data, train_from_recipe)
+    from aezoo.zoo.metrics import evaluate_metrics
+    from aezoo.zoo.recipes import card_metrics, data_description, load_data, train_from_recipe
 
     name = recipe["name"]
     if name in zoo.list_models(args.out_root) and not args.overwrite:
@@ -89,26 +89,25 @@ def _train(args):
     print(f"Training {name} ({recipe['model']['class']}) from {recipe_path(args.name)}; "
           f"epochs x {args.epochs_scale:g}", flush=True)
     model, seconds = train_from_recipe(recipe, args.data_dir, args.epochs_scale, arrays=arrays)
-    print(f"Trained in {seconds:.0f} s; measuring the cheap metrics", flush=True)
-    measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0])
-    command = f"aezoo zoo evaluate {name}"
+    print(f"Trained in {seconds:.0f} s; measuring the metrics", flush=True)
+    measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
+                                y_train=arrays[1], expensive=not args.cheap_only,
+                                nll_images=args.nll_images, log=_log)
     card = zoo.publish(
-        model, name, recipe_path(args.name), card_metrics(recipe, measured, command), seconds,
-        data_description(recipe, arrays), root=args.out_root, description=recipe["description"],
+        model, name, recipe_path(args.name), card_metrics(recipe, measured, args.nll_images),
+        seconds, data_description(recipe, arrays), root=args.out_root,
+        description=recipe["description"],
         optimizer={"name": recipe["training"]["optimizer"],
                    "learning_rate": recipe["training"]["learning_rate"]},
         overwrite=args.overwrite,
     )
-    for metric in card["metrics"]:
-        print(f"  {metric['name']}: {metric['value']}")
-    print(f"Published {name} to {zoo.zoo_root(args.out_root)}")
+    print(f"Published {name} to {zoo.zoo_root(args.out_root)} "
+          f"({card['parameters']:,} parameters, trained in {seconds / 60:.1f} min)")
     return 0
 
 
-def _fmt(value):
-    if value is None:
-        return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def _log(line):
+    print(line, flush=True)
 
 
 def _evaluate(args):
@@ -120,7 +119,9 @@ def _evaluate(args):
         return _fail("evaluate", error)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     from aezoo.data import DataError
-    from aezoo.zoo.recipes import evaluate_metrics, load_data, validate_recipe
+    from aezoo.zoo.metrics import evaluate_metrics, target_status
+    from aezoo.zoo.recipes import card_metrics, load_data, validate_recipe
+    from aezoo.zoo.report import fmt, metric_rows, text_table
 
     recipe = card["recipe"]["contents"]
     try:
@@ -129,14 +130,37 @@ def _evaluate(args):
         arrays = load_data(recipe, args.data_dir)
     except (zoo.ZooError, ValueError, DataError) as error:
         return _fail("evaluate", error)
-    names = [m["name"] for m in card["metrics"]] or None
+    print(f"Evaluating {args.name} on {len(arrays[2]):,} test images"
+          + ("" if args.all else " (cheap metrics; --all adds NLL and linear probes)"),
+          flush=True)
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
-                                names=names)
-    print(f"{'metric':26s} {'now':>10s} {'card':>10s} {'paper':>10s}")
-    for metric in card["metrics"]:
-        now = measured.get(metric["name"], "not run")
-        print(f"{metric['name']:26s} {_fmt(now):>10s} {_fmt(metric.get('value')):>10s} "
-              f"{_fmt(metric.get('paper')):>10s}")
+                                y_train=arrays[1], names=[m["name"] for m in card["metrics"]],
+                                expensive=args.all, nll_images=args.nll_images, log=_log)
+    rows = metric_rows(card, measured, _root(args))
+    for row, metric in zip(rows, card["metrics"]):
+        row["status"] = target_status(metric, row["now"]) or ""
+        row["baseline"] = row["baseline"] and f"{row['baseline']}: {fmt(row['baseline_value'])}"
+        if row["now"] is None:
+            row["now"] = "not run"
+    columns = [("metric", "metric"), ("now", "now"), ("card", "ours"), ("paper", "paper"),
+               ("baseline", "baseline"), ("target", "target"), ("now vs target", "status")]
+    for line in text_table(rows, columns):
+        print(line)
+    if args.write:
+        zoo.update_metrics(args.name, card_metrics(recipe, measured, args.nll_images,
+                                                   previous=card["metrics"]), _root(args))
+        print(f"Wrote the measured values into {zoo.card_path(args.name, _root(args))}")
+    return 0
+
+
+def _table(args):
+    from aezoo.zoo.report import markdown_table, write_readme_table
+
+    if args.write:
+        write_readme_table(args.write, _root(args))
+        print(f"Wrote the zoo table into {args.write}")
+    else:
+        print(markdown_table(_root(args)))
     return 0
 
 
@@ -170,10 +194,25 @@ def add_zoo_parser(commands):
     train.add_argument("--epochs-scale", type=positive_float, default=1.0,
                        help="multiply every epoch count (quick runs; default: 1)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing entry")
+    train.add_argument("--cheap-only", action="store_true",
+                       help="skip the expensive metrics (NLL, linear probes); add them later "
+                            "with `aezoo zoo evaluate NAME --all --write`")
+    train.add_argument("--nll-images", type=positive_int, default=None,
+                       help="estimate the VAE's NLL on the first N test images (default: all)")
     evaluate = add("evaluate", _evaluate,
-                   "recompute a model's cheap metrics beside the card's and the paper's")
+                   "recompute a model's metrics beside the card's, the paper's and the baseline")
     evaluate.add_argument("name")
     evaluate.add_argument("--root", help="the zoo folder")
     evaluate.add_argument("--data-dir", help="MNIST IDX folder (default: $AEZOO_DATA_DIR)")
+    evaluate.add_argument("--all", action="store_true",
+                          help="also the expensive metrics: NLL (k = 5000), linear probes")
+    evaluate.add_argument("--nll-images", type=positive_int, default=None,
+                          help="estimate the NLL on the first N test images (default: all)")
+    evaluate.add_argument("--write", action="store_true",
+                          help="store the measured values in the model card")
+    table = add("table", _table, "print the zoo's metric table (Markdown) made from the cards")
+    table.add_argument("--root", help="the zoo folder")
+    table.add_argument("--write", metavar="README",
+                       help="replace the table between the zoo-table markers of this file")
     zoo_parser.set_defaults(subparser=zoo_parser)
     return zoo_parser

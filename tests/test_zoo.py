@@ -10,7 +10,7 @@ import pytest
 from aezoo import zoo
 from aezoo.cli import main
 from aezoo.models import VARIANTS
-from aezoo.zoo import recipes
+from aezoo.zoo import metrics, recipes
 from variants import make_small
 
 X = np.random.default_rng(0).uniform(size=(32, 20)).astype("float32")
@@ -187,7 +187,7 @@ def test_cli_list_info_verify(published, capsys):
 # ------------------------------------------------------------------ recipes
 def test_recipes_all_load_and_validate():
     names = recipes.available_recipes()
-    assert len(names) == 11
+    assert len(names) == 12
     for name in names:
         recipe = recipes.load_recipe(name)
         assert recipe["name"] == name
@@ -219,15 +219,81 @@ def test_train_from_tiny_recipes(tmp_path):
              "model": {"class": "SparseAutoencoder", "args": {"input_dim": 20, "latent_dim": 8}}}
     model, seconds = recipes.train_from_recipe(plain, arrays=(x, None, x, None),
                                                epochs_scale=0.01, verbose=0)
-    measured = recipes.evaluate_metrics(model, plain, x)
+    measured = metrics.evaluate_metrics(model, plain, x)
     assert set(measured) == {"squared_error", "mean_activation"} and seconds > 0
     rbm = {**recipes.load_recipe("mnist-dbn-classifier"),
            "pretraining": {"method": "rbm", "hidden_dims": [8, 6], "epochs_per_layer": 1,
                            "linear_top": False}}
     model, _ = recipes.train_from_recipe(rbm, arrays=(x, y, x, y), epochs_scale=0.01, verbose=0)
-    assert 0 <= recipes.evaluate_metrics(model, rbm, x, y)["test_error"] <= 100
+    assert 0 <= metrics.evaluate_metrics(model, rbm, x, y)["test_error"] <= 100
     card = zoo.publish(model, "dbn", recipes.recipe_path("mnist-dbn-classifier"),
-                       recipes.card_metrics(rbm, {"test_error": 50.0}, "t"), 1.0,
+                       recipes.card_metrics(rbm, {"test_error": 50.0}), 1.0,
                        recipes.data_description(rbm, (x, y, x, y)), root=tmp_path)
     assert card["recipe"]["path"] == "zoo/recipes/mnist-dbn-classifier.json"
     assert zoo.load("dbn", root=tmp_path).output_shape == (None, 10)
+
+
+# ------------------------------------------------------------------ metrics
+def test_linear_probe_separates_separable_codes():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=300)
+    x = (rng.uniform(size=(300, 20)) * 0.2 + y[:, None] * 0.5).astype("float32")
+    model = make_small("deep")
+    assert metrics.linear_probe_error(model, x, y, x, y) <= 5.0
+    shuffled = rng.permutation(y)
+    assert metrics.linear_probe_error(model, x, shuffled, x[:100], y[:100]) > 20.0
+
+
+def test_nll_is_at_least_minus_elbo_scale(published):
+    _, model, _ = published
+    from aezoo.data import binarize_static
+
+    nll = metrics.importance_sampled_nll(model, X, samples=50, images=8)
+    elbo = float(np.mean(model.elbo(binarize_static(X, seed=0)[:8])))
+    assert np.isfinite(nll) and 0 < nll <= -elbo + 5.0
+
+
+def test_target_status():
+    assert metrics.target_status({"target": {"op": "<=", "value": 3.0}}, 2.9) == "reached"
+    assert metrics.target_status({"target": {"op": "<=", "value": 3.0}}, 3.1) == "not reached"
+    within = {"target": {"op": "within_percent", "value": 0.5, "of": 13.87}}
+    assert metrics.target_status(within, 13.9) == "reached"
+    assert metrics.target_status(within, 14.0) == "not reached"
+    assert metrics.target_status({}, 1.0) is None
+    assert metrics.describe_target(within["target"]) == "within 0.5 % of 13.87"
+
+
+def test_card_metrics_keep_unmeasured_values():
+    recipe = recipes.load_recipe("mnist-vae-50")
+    first = recipes.card_metrics(recipe, {"nll": 90.0, "elbo": -95.0}, nll_images=100)
+    nll = next(m for m in first if m["name"] == "nll")
+    assert nll["command"] == "aezoo zoo evaluate mnist-vae-50 --all --nll-images 100"
+    assert nll["note"] == "first 100 test images"
+    second = recipes.card_metrics(recipe, {"elbo": -94.0}, previous=first)
+    assert {m["name"]: m["value"] for m in second}["nll"] == 90.0
+    assert {m["name"]: m["value"] for m in second}["elbo"] == -94.0
+    elbo = next(m for m in second if m["name"] == "elbo")
+    assert elbo["command"] == "aezoo zoo evaluate mnist-vae-50"
+
+
+def test_update_metrics_keeps_files_verified(tmp_path):
+    _publish(tmp_path)
+    card = zoo.update_metrics("tiny", [{"name": "squared_error", "value": 2.0}], tmp_path)
+    assert zoo.info("tiny", tmp_path)["metrics"][0]["value"] == 2.0 == card["metrics"][0]["value"]
+    assert all(r["status"] == "ok" for r in zoo.verify("tiny", tmp_path))
+
+
+def test_table_and_readme_markers(tmp_path, capsys):
+    _publish(tmp_path)
+    from aezoo.zoo import report
+
+    table = report.markdown_table(tmp_path)
+    assert "| `tiny` | " in table and "| squared_error | 1.5 | 3 |" in table
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{report.START_MARK}\nold\n{report.END_MARK}\nafter\n")
+    assert main(["zoo", "table", "--root", str(tmp_path), "--write", str(readme)]) == 0
+    assert report.readme_table(str(readme)) == table
+    assert readme.read_text().endswith("after\n")
+    (tmp_path / "plain.md").write_text("no markers\n")
+    with pytest.raises(ValueError, match="no zoo table markers"):
+        report.readme_table(str(tmp_path / "plain.md"))

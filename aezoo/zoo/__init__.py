@@ -49,6 +49,7 @@ __all__ = [
     "encoder",
     "verify",
     "publish",
+    "update_metrics",
 ]
 
 
@@ -493,6 +494,21 @@ def publish(
     _write_json_atomic(old_card, card)
     if exported_models(serving_root):
         write_models_config(serving_root)
+    return card
+
+
+def update_metrics(name, metrics, root=None):
+    """Replaces the metric list of ``name``'s card (atomically); returns the new card.
+
+    Only the card changes: the model files and their checksums stay as they
+    are, so ``aezoo zoo evaluate NAME --write`` can add an expensive metric
+    to a published entry.
+    """
+    card = info(name, root)
+    card["metrics"] = _check_metrics(metrics)
+    card["metrics_updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+        timespec="seconds")
+    _write_json_atomic(card_path(name, root), card)
     return card
 
 

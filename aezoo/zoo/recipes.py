@@ -6,7 +6,7 @@ seed and the metrics with their targets and the papers' values. Measured
 values are never stored here: training fills them into the model card.
 
 ``load_recipe`` reads and validates without TensorFlow; ``train_from_recipe``
-and ``evaluate_metrics`` import it.
+imports it. The metrics themselves live in ``aezoo.zoo.metrics``.
 """
 
 import json
@@ -15,6 +15,7 @@ import os
 import time
 
 from aezoo import MODEL_NAMES
+from aezoo.zoo.metrics import METRICS
 
 RECIPE_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "zoo", "recipes"
@@ -37,34 +38,12 @@ PRETRAINING_KEYS = {"method": True, "hidden_dims": True, "epochs_per_layer": Tru
                     "batch_size": False, "linear_top": False, "top_learning_rate": False,
                     "settings": False}
 TRAINING_KEYS = {"epochs": True, "optimizer": True, "learning_rate": True, "batch_size": True,
-                 "notes": False}
+                 "schedule": False, "notes": False}
+SCHEDULES = ("constant", "cosine")
 METRIC_KEYS = {"name": True, "target": False, "aim": False, "paper": False, "baseline": False,
                "definition": False}
 TARGET_OPS = ("<=", ">=", "within_percent")
 
-# name -> (definition, cheap: recomputed by ``aezoo zoo evaluate``)
-METRICS = {
-    "squared_error": (
-        "sum over the 784 pixels of (x - x_hat)^2, pixels grey level / 255 (not binarized), "
-        "mean over the test images", True),
-    "squared_error_corrupted": (
-        "squared error per image against the clean image, the input corrupted by the "
-        "model's own noise (fixed seed 0)", True),
-    "principal_angle_pca": (
-        "largest principal angle, degrees, between the decoder's column space and the "
-        "top-k PCA subspace of the training images", True),
-    "mean_activation": ("mean code-unit activation over the test images", True),
-    "jacobian_norm": ("mean over the test images of ||J_f(x)||_F^2, the encoder's Jacobian",
-                      True),
-    "elbo": ("ELBO, nats per image, one z sample, on binarized test images (fixed seed 0)",
-             True),
-    "active_units": ("latent units whose Var_x E_q[u|x] > 0.01 on binarized test images", True),
-    "test_error": ("classification error %, the 10,000 test images", True),
-    "nll": ("negative log-likelihood, nats, IWAE bound with k = 5000 samples, binarized test "
-            "images (fixed seed 0)", False),
-    "linear_probe_error": ("logistic regression on the frozen codes of the 60k training "
-                           "images, test error %", False),
-}
 ARTIFACTS = ("code_scatter", "filters", "latent_grid")
 
 
@@ -159,6 +138,8 @@ def validate_recipe(recipe, where="recipe"):
     if not isinstance(training["epochs"], int) or training["epochs"] < 0:
         raise RecipeError(f"{where}: training.epochs must be an integer >= 0")
     _positive_int(training["batch_size"], where, "training.batch_size")
+    if training.get("schedule", "constant") not in SCHEDULES:
+        raise RecipeError(f"{where}: training.schedule must be one of {SCHEDULES}")
     if training["optimizer"] not in ("adam", "sgd", "rmsprop", "lbfgs"):
         raise RecipeError(f"{where}: unknown optimizer {training['optimizer']!r}")
     if not (isinstance(training["learning_rate"], (int, float)) and training["learning_rate"] > 0):
@@ -223,11 +204,15 @@ def load_data(recipe, data_dir=None):
             x_test[: data["test"]], y_test[: data["test"]])
 
 
-def _optimizer(training):
+def _optimizer(training, steps):
+    """The recipe's optimizer; ``schedule: cosine`` decays the rate to 0 over ``steps``."""
     import keras
 
+    rate = training["learning_rate"]
+    if training.get("schedule", "constant") == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps))
     return keras.optimizers.get({"class_name": training["optimizer"],
-                                 "config": {"learning_rate": training["learning_rate"]}})
+                                 "config": {"learning_rate": rate}})
 
 
 def _scaled(epochs, scale):
@@ -287,12 +272,13 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
             model = unroll(layers, seed=seed)
     else:
         model = build_model(recipe)
+    epochs = _scaled(training["epochs"], epochs_scale)
+    optimizer = _optimizer(training, epochs * math.ceil(len(x_train) / training["batch_size"]))
     if classifier:
-        model.compile(optimizer=_optimizer(training), loss="sparse_categorical_crossentropy",
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
     else:
-        model.compile(optimizer=_optimizer(training))
-    epochs = _scaled(training["epochs"], epochs_scale)
+        model.compile(optimizer=optimizer)
     if epochs:
         if classifier:
             model.fit(x_train, y_train, epochs=epochs, batch_size=training["batch_size"],
@@ -309,79 +295,41 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
 
 
 # ---------------------------------------------------------------- metrics
-def _principal_angle(model, x_train):
-    import numpy as np
-
-    from aezoo.evaluation import fit_pca
-
-    k = model.latent_dim
-    decoded = np.asarray(model.decode(np.eye(k, dtype="float32")))
-    zero = np.asarray(model.decode(np.zeros((1, k), "float32")))
-    columns = (decoded - zero).T  # (features, k): the decoder's linear map
-    q_model, _ = np.linalg.qr(columns)
-    _, components = fit_pca(x_train, k)
-    singular = np.linalg.svd(q_model.T @ components.T, compute_uv=False)
-    return float(np.degrees(np.arccos(np.clip(singular.min(), -1.0, 1.0))))
+def metric_command(name, metric_name, nll_images=None):
+    """The command that reproduces a card's metric."""
+    if METRICS[metric_name][1]:
+        return f"aezoo zoo evaluate {name}"
+    extra = f" --nll-images {nll_images}" if metric_name == "nll" and nll_images else ""
+    return f"aezoo zoo evaluate {name} --all{extra}"
 
 
-def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, names=None):
-    """{metric name: value} for the recipe's cheap metrics (or ``names``).
+def card_metrics(recipe, measured, nll_images=None, previous=None):
+    """The card's metric list: the recipe's metrics with the measured values filled in.
 
-    Metrics that are not cheap (NLL with k = 5000, linear probes) are left out;
-    so are those that need data not given (principal angles need x_train).
+    ``previous`` (a card's metric list) keeps the values and commands of
+    metrics not measured this time.
     """
-    import numpy as np
-
-    from aezoo.data import binarize_static
-    from aezoo.evaluation import squared_error_per_image
-
-    wanted = [m["name"] for m in recipe["metrics"]] if names is None else list(names)
-    results = {}
-    x_test = np.asarray(x_test, dtype="float32")
-    for name in wanted:
-        if name not in METRICS or not METRICS[name][1]:
-            continue
-        if name == "squared_error":
-            results[name] = squared_error_per_image(model, x_test, batch_size=1000)
-        elif name == "test_error" and y_test is not None:
-            predicted = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
-            results[name] = 100.0 * float(np.mean(predicted != np.asarray(y_test)))
-        elif name == "squared_error_corrupted" and hasattr(model, "noise_level"):
-            rng = np.random.default_rng(0)
-            corrupted = x_test * (rng.uniform(size=x_test.shape) >= model.noise_level)
-            x_hat = model.predict(corrupted.astype("float32"), batch_size=1000, verbose=0)
-            results[name] = float(np.mean(np.sum((x_test - x_hat) ** 2, axis=1)))
-        elif name == "mean_activation":
-            results[name] = float(np.mean(np.asarray(model.encode(x_test))))
-        elif name == "jacobian_norm" and hasattr(model, "jacobian_norm"):
-            norms = [np.asarray(model.jacobian_norm(x_test[i:i + 500]))
-                     for i in range(0, len(x_test), 500)]
-            results[name] = float(np.mean(np.concatenate(norms)))
-        elif name == "elbo" and hasattr(model, "elbo"):
-            results[name] = float(np.mean(model.elbo(binarize_static(x_test, seed=0))))
-        elif name == "active_units" and hasattr(model, "elbo"):
-            means = np.asarray(model.encode(binarize_static(x_test, seed=0)))
-            results[name] = int(np.sum(np.var(means, axis=0) > 0.01))
-        elif name == "principal_angle_pca" and x_train is not None:
-            results[name] = _principal_angle(model, x_train)
-    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None)
-            for k, v in results.items()}
-
-
-def card_metrics(recipe, measured, command):
-    """The card's metric list: the recipe's metrics with the measured values filled in."""
+    kept = {m["name"]: m for m in previous or []}
     rows = []
     for metric in recipe["metrics"]:
         name = metric["name"]
-        rows.append({
+        row = {
             "name": name,
             "value": measured.get(name),
             "paper": metric.get("paper"),
             "baseline": metric.get("baseline"),
-            "command": command if name in measured else None,
+            "command": metric_command(recipe["name"], name, nll_images)
+            if name in measured else None,
             "definition": metric.get("definition") or METRICS[name][0],
             "target": metric.get("target"),
-        })
+        }
+        if name == "nll" and name in measured and nll_images:
+            row["note"] = f"first {nll_images} test images"
+        if name not in measured and name in kept:
+            for key in ("value", "command", "note"):
+                if key in kept[name]:
+                    row[key] = kept[name][key]
+        rows.append(row)
     return rows
 
 

@@ -1,0 +1,168 @@
+"""The zoo's metrics: what each name means and how it is measured on a trained model.
+
+Definitions follow ../shared/REFERENCES.md. The cheap ones (seconds) are what
+``aezoo zoo evaluate NAME`` recomputes by default; the expensive ones (the
+VAE's importance-sampled NLL with k = 5000, linear probes on 60,000 codes)
+run with ``--all`` and at the end of ``aezoo zoo train``.
+"""
+
+import math
+import time
+
+import numpy as np
+
+NLL_SAMPLES = 5000
+PROBE_C = 1.0
+PROBE_MAX_ITER = 1000
+
+# name -> (definition, cheap)
+METRICS = {
+    "squared_error": (
+        "sum over the 784 pixels of (x - x_hat)^2, pixels grey level / 255 (not binarized), "
+        "mean over the test images", True),
+    "squared_error_corrupted": (
+        "squared error per image against the clean image, the input corrupted by the "
+        "model's own noise (fixed seed 0)", True),
+    "principal_angle_pca": (
+        "largest principal angle, degrees, between the decoder's column space and the "
+        "top-k PCA subspace of the training images", True),
+    "mean_activation": ("mean code-unit activation over the test images", True),
+    "jacobian_norm": ("mean over the test images of ||J_f(x)||_F^2, the encoder's Jacobian",
+                      True),
+    "elbo": ("ELBO, nats per image, one z sample, on binarized test images (fixed seed 0)",
+             True),
+    "active_units": ("latent units whose Var_x E_q[u|x] > 0.01 on binarized test images", True),
+    "test_error": ("classification error %, the 10,000 test images", True),
+    "nll": (f"negative log-likelihood, nats, IWAE bound with k = {NLL_SAMPLES} samples, "
+            "binarized test images (fixed seed 0)", False),
+    "linear_probe_error": (
+        "logistic regression (scikit-learn, L2, C = 1, features standardized) on the frozen "
+        "codes of the 60k training images, test error %", False),
+}
+
+
+def is_cheap(name):
+    return METRICS[name][1]
+
+
+def _principal_angle(model, x_train):
+    from aezoo.evaluation import fit_pca
+
+    k = model.latent_dim
+    decoded = np.asarray(model.decode(np.eye(k, dtype="float32")))
+    zero = np.asarray(model.decode(np.zeros((1, k), "float32")))
+    columns = (decoded - zero).T  # (features, k): the decoder's linear map
+    q_model, _ = np.linalg.qr(columns)
+    _, components = fit_pca(x_train, k)
+    singular = np.linalg.svd(q_model.T @ components.T, compute_uv=False)
+    return float(np.degrees(np.arccos(np.clip(singular.min(), -1.0, 1.0))))
+
+
+def encode_in_batches(model, x, batch_size=1000):
+    """The model's codes for ``x`` as one float32 array (the VAE: posterior means)."""
+    return np.concatenate([np.asarray(model.encode(x[i:i + batch_size]))
+                           for i in range(0, len(x), batch_size)]).astype("float32")
+
+
+def linear_probe_error(model, x_train, y_train, x_test, y_test):
+    """Test error % of a logistic regression trained on the frozen codes of ``x_train``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(),
+                          LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER))
+    probe.fit(encode_in_batches(model, x_train), np.asarray(y_train))
+    predicted = probe.predict(encode_in_batches(model, x_test))
+    return 100.0 * float(np.mean(predicted != np.asarray(y_test)))
+
+
+def importance_sampled_nll(model, x_test, samples=NLL_SAMPLES, images=None):
+    """Mean -log p(x) in nats over the binarized test images (IWAE bound, ``samples`` = k).
+
+    ``images`` limits the estimate to the first N test images (it costs
+    about N x k decoder passes); the binarization is fixed by seed 0.
+    """
+    from aezoo.data import binarize_static
+
+    x = binarize_static(np.asarray(x_test, dtype="float32"), seed=0)
+    if images is not None:
+        x = x[: int(images)]
+    return float(-np.mean(model.log_likelihood(x, num_samples=samples, batch_size=20, seed=0)))
+
+
+def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=None,
+                     names=None, expensive=False, nll_images=None, log=None):
+    """{metric name: value} for the recipe's metrics (or ``names``).
+
+    Only the cheap metrics unless ``expensive``; metrics whose data is not
+    given (principal angles and probes need the training set, labels) or
+    that the model cannot have (a Jacobian norm of a VAE) are left out.
+    ``log`` (a print-like function) reports each metric's time.
+    """
+    from aezoo.data import binarize_static
+    from aezoo.evaluation import squared_error_per_image
+
+    wanted = [m["name"] for m in recipe["metrics"]] if names is None else list(names)
+    results = {}
+    x_test = np.asarray(x_test, dtype="float32")
+    for name in wanted:
+        if name not in METRICS or not (expensive or is_cheap(name)):
+            continue
+        start = time.perf_counter()
+        if name == "squared_error":
+            results[name] = squared_error_per_image(model, x_test, batch_size=1000)
+        elif name == "test_error" and y_test is not None:
+            predicted = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
+            results[name] = 100.0 * float(np.mean(predicted != np.asarray(y_test)))
+        elif name == "squared_error_corrupted" and hasattr(model, "noise_level"):
+            rng = np.random.default_rng(0)
+            corrupted = x_test * (rng.uniform(size=x_test.shape) >= model.noise_level)
+            x_hat = model.predict(corrupted.astype("float32"), batch_size=1000, verbose=0)
+            results[name] = float(np.mean(np.sum((x_test - x_hat) ** 2, axis=1)))
+        elif name == "mean_activation":
+            results[name] = float(np.mean(encode_in_batches(model, x_test)))
+        elif name == "jacobian_norm" and hasattr(model, "jacobian_norm"):
+            norms = [np.asarray(model.jacobian_norm(x_test[i:i + 500]))
+                     for i in range(0, len(x_test), 500)]
+            results[name] = float(np.mean(np.concatenate(norms)))
+        elif name == "elbo" and hasattr(model, "elbo"):
+            results[name] = float(np.mean(model.elbo(binarize_static(x_test, seed=0))))
+        elif name == "active_units" and hasattr(model, "elbo"):
+            means = encode_in_batches(model, binarize_static(x_test, seed=0))
+            results[name] = int(np.sum(np.var(means, axis=0) > 0.01))
+        elif name == "principal_angle_pca" and x_train is not None:
+            results[name] = _principal_angle(model, x_train)
+        elif name == "nll" and hasattr(model, "log_likelihood"):
+            results[name] = importance_sampled_nll(model, x_test, images=nll_images)
+        elif (name == "linear_probe_error" and hasattr(model, "encode")
+              and x_train is not None and y_train is not None and y_test is not None):
+            results[name] = linear_probe_error(model, x_train, y_train, x_test, y_test)
+        if log is not None and name in results:
+            log(f"  {name}: {results[name]} ({time.perf_counter() - start:.0f} s)")
+    return {k: (v if not isinstance(v, float) or math.isfinite(v) else None)
+            for k, v in results.items()}
+
+
+def target_status(metric, value):
+    """'reached', 'not reached' or None (no target or no value) for a card or recipe metric."""
+    target = metric.get("target")
+    if not target or value is None:
+        return None
+    op, goal = target["op"], target["value"]
+    if op == "<=":
+        ok = value <= goal
+    elif op == ">=":
+        ok = value >= goal
+    else:  # within_percent of a reference value
+        reference = target.get("of", metric.get("paper"))
+        ok = abs(value - reference) <= abs(reference) * goal / 100.0
+    return "reached" if ok else "not reached"
+
+
+def describe_target(target):
+    if not target:
+        return ""
+    if target["op"] == "within_percent":
+        return f"within {target['value']:g} % of {target['of']:g}"
+    return f"{target['op']} {target['value']:g}"

@@ -1,0 +1,171 @@
+"""The shipped zoo under saved_models/: every entry verifies, loads, matches its card, exports.
+
+Each model reconstructs (or classifies) the first test images about as well
+as its card says it does on all 10,000; a damaged copy is refused; the
+README's zoo table is the one the cards give; the README's fine-tuning
+example runs. Tests that need MNIST skip without it (curves are generated).
+"""
+
+import os
+import runpy
+import shutil
+
+import numpy as np
+import pytest
+
+from aezoo import zoo
+from aezoo.zoo import report
+from aezoo.zoo.metrics import evaluate_metrics
+from aezoo.zoo.recipes import load_data
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.join(REPO, "saved_models")
+MODELS = zoo.list_models(ROOT)
+SUBSET = 2000
+# The first 2,000 test images are not the 10,000: a subset's mean squared
+# error differs from the full mean by a few percent (measured: at most 6 %).
+SQUARED_ERROR_TOLERANCE = 0.10
+TEST_ERROR_TOLERANCE = 1.0  # percentage points
+needs_models = pytest.mark.skipif(not MODELS, reason="saved_models/ holds no zoo model yet")
+
+
+def _card_value(card, name):
+    return next(m["value"] for m in card["metrics"] if m["name"] == name)
+
+
+@pytest.fixture(scope="module")
+def datasets(request):
+    cache = {}
+
+    def get(recipe):
+        name = recipe["data"]["name"]
+        if name not in cache:
+            if name == "mnist":
+                request.getfixturevalue("mnist_dir")
+            cache[name] = load_data(recipe)
+        return cache[name]
+    return get
+
+
+@needs_models
+@pytest.mark.parametrize("name", MODELS)
+def test_entry_verifies_loads_and_matches_its_card(name, datasets, tmp_path):
+    assert [r for r in zoo.verify(name, ROOT) if r["status"] != "ok"] == []
+    card = zoo.info(name, ROOT)
+    assert card["parameters"] > 0 and card["training_seconds"] > 0
+    assert all(m["value"] is not None and m["command"] for m in card["metrics"]), \
+        "every metric on a shipped card is measured and names its command"
+    model = zoo.load(name, root=ROOT)
+    assert model.optimizer is not None and model.trainable
+    recipe = card["recipe"]["contents"]
+    _, _, x_test, y_test = datasets(recipe)
+    x, y = x_test[:SUBSET], None if y_test is None else y_test[:SUBSET]
+    measured = evaluate_metrics(model, recipe, x, y, names=["squared_error", "test_error"])
+    if "squared_error" in measured:
+        stored = _card_value(card, "squared_error")
+        assert measured["squared_error"] == pytest.approx(stored, rel=SQUARED_ERROR_TOLERANCE)
+    else:
+        stored = _card_value(card, "test_error")
+        assert abs(measured["test_error"] - stored) <= TEST_ERROR_TOLERANCE
+    if card["kind"] == "autoencoder":
+        import tensorflow as tf
+
+        from aezoo.export import export_saved_model
+
+        exported = export_saved_model(model, str(tmp_path), name, 1)
+        signatures = tf.saved_model.load(str(exported)).signatures
+        codes = signatures["encode"](x=tf.constant(x[:8]))["code"].numpy()
+        np.testing.assert_allclose(codes, np.asarray(model.encode(x[:8])), atol=1e-5)
+        shipped = tf.saved_model.load(os.path.join(ROOT, card["serving"]["path"])).signatures
+        np.testing.assert_allclose(shipped["encode"](x=tf.constant(x[:8]))["code"].numpy(),
+                                   codes, atol=1e-5)
+
+
+@needs_models
+def test_models_config_lists_every_exported_entry():
+    with open(os.path.join(ROOT, "serving", "models.config")) as handle:
+        config = handle.read()
+    for name in MODELS:
+        if zoo.info(name, ROOT)["serving"]:
+            assert f'name: "{name}"' in config
+
+
+@needs_models
+@pytest.mark.parametrize("damage", ["flip", "truncate", "savedmodel"])
+def test_damaged_copy_is_refused(damage, tmp_path):
+    name = min(MODELS, key=lambda n: zoo.info(n, ROOT)["parameters"])  # the smallest entry
+    shutil.copytree(os.path.join(ROOT, name), tmp_path / name)
+    shutil.copytree(os.path.join(ROOT, "serving", name), tmp_path / "serving" / name)
+    card = zoo.info(name, tmp_path)
+    if damage == "savedmodel":
+        variables = next(f for f in card["files"] if "variables.data" in f)
+        path = tmp_path / variables
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+        failures = [r for r in zoo.verify(name, tmp_path) if r["status"] != "ok"]
+        assert [r["file"] for r in failures] == [variables]
+        assert "sha256 mismatch" in failures[0]["status"]
+        return
+    path = tmp_path / card["keras_file"]
+    data = path.read_bytes()
+    if damage == "flip":
+        data = data[:100] + bytes([data[100] ^ 0xFF]) + data[101:]
+        expected = "sha256 mismatch"
+    else:
+        data = data[: len(data) // 2]
+        expected = "truncated"
+    path.write_bytes(data)
+    with pytest.raises(zoo.ZooIntegrityError, match=expected) as error:
+        zoo.load(name, root=tmp_path)
+    assert card["keras_file"].split("/")[-1] in str(error.value)
+
+
+@needs_models
+def test_readme_table_matches_the_cards():
+    assert report.readme_table(os.path.join(REPO, "README.md")) == report.markdown_table(ROOT), \
+        "README.md's zoo table is stale: run `aezoo zoo table --write README.md`"
+
+
+def _readme_block(marker):
+    with open(os.path.join(REPO, "README.md")) as handle:
+        text = handle.read()
+    start = text.index(marker)
+    begin = text.index("```python\n", start) + len("```python\n")
+    return text[begin:text.index("```", begin)]
+
+
+@pytest.mark.skipif("mnist-hinton-30" not in MODELS, reason="mnist-hinton-30 is not trained")
+def test_readme_fine_tuning_example_runs(mnist_dir, capsys):
+    path = os.path.join(REPO, "examples", "finetune_classifier.py")
+    with open(path) as handle:
+        example = handle.read()
+    assert _readme_block("<!-- example: examples/finetune_classifier.py -->") in example
+    namespace = runpy.run_path(path, run_name="example")
+    accuracy = namespace["accuracy"]
+    pretrained, scratch = accuracy.values()
+    assert pretrained > scratch and pretrained > 0.85
+    assert "test accuracy" in capsys.readouterr().out
+
+
+@needs_models
+def test_evaluate_command_prints_now_beside_card(mnist_dir, capsys):
+    from aezoo.cli import main
+
+    name = min(MODELS, key=lambda n: zoo.info(n, ROOT)["parameters"])
+    assert main(["zoo", "evaluate", name, "--root", ROOT]) == 0
+    out = capsys.readouterr().out
+    assert "now" in out and "card" in out and "paper" in out
+    assert _card_value(zoo.info(name, ROOT), "squared_error") is not None
+
+
+@needs_models
+def test_demo_prints_the_table_and_draws(mnist_dir, tmp_path, capsys):
+    from aezoo import demo
+
+    assert demo.main(["--out-dir", str(tmp_path), "--test-images", "1000"]) == 0
+    out = capsys.readouterr().out
+    for name in MODELS:
+        assert name in out
+    assert "baseline" in out and "PCA-" in out
+    assert (tmp_path / "reconstructions.png").is_file()
