@@ -82,7 +82,7 @@ def filters(weights, path, count=100, columns=10, image_shape=(28, 28)):
     return image_grid(rows, path, image_shape=image_shape, scale=2)
 
 
-def latent_grid(model, path, steps=15, low=0.05, high=0.95):
+def latent_grid(model, path, steps=15, low=0.05, high=0.95, image_shape=(28, 28)):
     """Decoded images of a 2-D latent grid at the standard normal's quantiles (Kingma & Welling)."""
     if model.latent_dim != 2:
         raise ValueError(f"latent_grid needs a 2-D latent space, got {model.latent_dim}.")
@@ -92,16 +92,16 @@ def latent_grid(model, path, steps=15, low=0.05, high=0.95):
     for z_y in reversed(quantiles):
         z = np.array([[z_x, z_y] for z_x in quantiles], dtype="float32")
         rows.append(np.asarray(model.decode(z)))
-    return image_grid(rows, path, scale=1, pad=1)
+    return image_grid(rows, path, image_shape=image_shape, scale=1, pad=1)
 
 
-def samples(model, path, count=100, columns=10, seed=0):
+def samples(model, path, count=100, columns=10, seed=0, image_shape=(28, 28)):
     """``count`` images decoded from prior draws (pixel means, not binary samples)."""
     images = np.asarray(model.sample(count, seed=seed))
     rows = [images[i:i + columns] for i in range(0, count, columns)]
-    return image_grid(rows, path, scale=2)
+    return image_grid(rows, path, image_shape=image_shape, scale=2)
 
 
-def reconstructions(originals, reconstructed_rows, path):
+def reconstructions(originals, reconstructed_rows, path, image_shape=(28, 28)):
     """Originals on top, then one row per model's reconstructions of them."""
-    return image_grid([originals, *reconstructed_rows], path, scale=2)
+    return image_grid([originals, *reconstructed_rows], path, image_shape=image_shape, scale=2)
