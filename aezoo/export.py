@@ -1,7 +1,7 @@
 """Export aezoo models as SavedModels that TensorFlow Serving serves as they are.
 
-``export_saved_model(model, "saved_models", "deep")`` writes
-``saved_models/deep/1/``: a SavedModel in TensorFlow Serving's
+``export_saved_model(model, "saved_models/serving", "deep")`` writes
+``saved_models/serving/deep/1/``: a SavedModel in TensorFlow Serving's
 ``<base>/<name>/<version>/`` layout, written with Keras 3's ``ExportArchive``.
 Every signature takes named float32 inputs with a dynamic batch dimension and
 returns a dict of named outputs:
@@ -159,7 +159,7 @@ def export_saved_model(
 
     Args:
         model: an aezoo ``Autoencoder`` (any variant, or one unrolled from RBMs).
-        base_dir: the folder TF Serving's models live under (``saved_models``).
+        base_dir: the folder TF Serving's models live under (``saved_models/serving``).
         name: the model's name in TF Serving, in URLs and ``models.config``:
             letters, digits, ``_``, ``.`` and ``-``.
         version: a positive integer; TF Serving serves the highest by default.

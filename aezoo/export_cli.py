@@ -1,8 +1,8 @@
 """The ``aezoo export`` subcommand's arguments, kept free of TensorFlow.
 
-``aezoo export MODEL.keras --base-dir saved_models --name NAME [--version N]``
-writes ``saved_models/NAME/N/`` (see ``aezoo.export``) and refreshes
-``saved_models/models.config``. Parsing imports nothing heavy; the handler
+``aezoo export MODEL.keras --base-dir saved_models/serving --name NAME [--version N]``
+writes ``saved_models/serving/NAME/N/`` (see ``aezoo.export``) and refreshes
+``saved_models/serving/models.config``. Parsing imports nothing heavy; the handler
 imports ``aezoo.export`` (and TensorFlow) once the arguments are known to be
 valid, as ``aezoo train`` does.
 
@@ -38,7 +38,7 @@ def add_export_parser(commands):
         allow_abbrev=False,
     )
     export.add_argument("model", metavar="MODEL.keras", help="the model to export")
-    export.add_argument("--base-dir", default="saved_models",
+    export.add_argument("--base-dir", default="saved_models/serving",
                         help="TF Serving's model folder (default: %(default)s)")
     export.add_argument("--name", required=True,
                         help="the model's name in TF Serving (URLs, models.config)")

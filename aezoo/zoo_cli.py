@@ -113,24 +113,36 @@ def _log(line):
 def _evaluate(args):
     from aezoo import zoo
 
+    names = args.names or zoo.list_models(_root(args))
+    if not names:
+        return _fail("evaluate", f"the zoo under {zoo.zoo_root(_root(args))} is empty")
     try:
-        card = zoo.info(args.name, _root(args))
+        cards = [zoo.info(name, _root(args)) for name in names]
     except zoo.ZooError as error:
         return _fail("evaluate", error)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    status = 0
+    for card in cards:
+        status = max(status, _evaluate_one(card, args))
+    return status
+
+
+def _evaluate_one(card, args):
+    """Recomputes one card's metrics and prints them beside the stored ones."""
+    from aezoo import zoo
     from aezoo.data import DataError
     from aezoo.zoo.metrics import evaluate_metrics, target_status
     from aezoo.zoo.recipes import card_metrics, load_data, validate_recipe
     from aezoo.zoo.report import fmt, metric_rows, text_table
 
-    recipe = card["recipe"]["contents"]
+    name, recipe = card["name"], card["recipe"]["contents"]
     try:
-        validate_recipe(recipe, where=f"{args.name}'s card")
-        model = zoo.load(args.name, compile=False, root=_root(args))
+        validate_recipe(recipe, where=f"{name}'s card")
+        model = zoo.load(name, compile=False, root=_root(args))
         arrays = load_data(recipe, args.data_dir)
     except (zoo.ZooError, ValueError, DataError) as error:
         return _fail("evaluate", error)
-    print(f"Evaluating {args.name} on {len(arrays[2]):,} test images"
+    print(f"Evaluating {name} on {len(arrays[2]):,} test images"
           + ("" if args.all else " (cheap metrics; --all adds NLL and linear probes)"),
           flush=True)
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
@@ -147,9 +159,10 @@ def _evaluate(args):
     for line in text_table(rows, columns):
         print(line)
     if args.write:
-        zoo.update_metrics(args.name, card_metrics(recipe, measured, args.nll_images,
-                                                   previous=card["metrics"]), _root(args))
-        print(f"Wrote the measured values into {zoo.card_path(args.name, _root(args))}")
+        zoo.update_metrics(name, card_metrics(recipe, measured, args.nll_images,
+                                              previous=card["metrics"]), _root(args))
+        print(f"Wrote the measured values into {zoo.card_path(name, _root(args))}")
+    print()
     return 0
 
 
@@ -201,7 +214,8 @@ def add_zoo_parser(commands):
                        help="estimate the VAE's NLL on the first N test images (default: all)")
     evaluate = add("evaluate", _evaluate,
                    "recompute a model's metrics beside the card's, the paper's and the baseline")
-    evaluate.add_argument("name")
+    evaluate.add_argument("names", nargs="*", metavar="NAME",
+                          help="models to evaluate (default: every model in the zoo)")
     evaluate.add_argument("--root", help="the zoo folder")
     evaluate.add_argument("--data-dir", help="MNIST IDX folder (default: $AEZOO_DATA_DIR)")
     evaluate.add_argument("--all", action="store_true",

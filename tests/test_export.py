@@ -421,7 +421,7 @@ def test_deploy_files_agree_with_the_export_layout():
     ]
     with open(os.path.join(deploy, "docker-compose.yml")) as handle:
         compose = handle.read()
-    assert f"../saved_models:{aezoo_export.CONTAINER_BASE_PATH}:ro" in compose
+    assert f"../saved_models/serving:{aezoo_export.CONTAINER_BASE_PATH}:ro" in compose
     config_file = f"{aezoo_export.CONTAINER_BASE_PATH}/{aezoo_export.CONFIG_FILE}"
     assert f"--model_config_file={config_file}" in compose
     assert "image: tensorflow/serving:" in compose
@@ -485,7 +485,7 @@ def test_export_parser_does_not_import_tensorflow():
         "parser = argparse.ArgumentParser()\n"
         "add_export_parser(parser.add_subparsers())\n"
         "args = parser.parse_args(['export', 'm.keras', '--name', 'deep', '--version', '3'])\n"
-        "assert (args.name, args.version, args.base_dir) == ('deep', 3, 'saved_models')\n"
+        "assert (args.name, args.version, args.base_dir) == ('deep', 3, 'saved_models/serving')\n"
         "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
     )
