@@ -77,7 +77,7 @@ def draw_pictures(models, data, out_dir):
     rows, names = [], []
     for name, (card, model) in models.items():
         if card["data"]["name"] == "mnist" and isinstance(model, Autoencoder):
-            rows.append(np.asarray(model.predict(originals, verbose=0)))
+            rows.append(np.asarray(model(originals)))
             names.append(name)
     if rows:
         path = os.path.join(out_dir, "reconstructions.png")
@@ -89,7 +89,7 @@ def draw_pictures(models, data, out_dir):
             if card["data"]["name"] == "curves":
                 path = os.path.join(out_dir, f"{name}-reconstructions.png")
                 written.append((pictures.reconstructions(
-                    curves, [model.predict(curves, verbose=0)], path),
+                    curves, [np.asarray(model(curves))], path),
                     f"test curves and {name}'s reconstructions"))
     for name, (card, model) in models.items():
         artifacts = card["recipe"]["contents"].get("artifacts", [])

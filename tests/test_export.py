@@ -217,6 +217,16 @@ def test_saved_model_cli_lists_the_signatures(exports, standalone):
     assert "signature_def['sample']" in report["cli_show_all"]
 
 
+def test_each_weight_is_stored_once(exports):
+    # Keras' ExportArchive alone stores every variable twice (keras-team/keras#23553).
+    for name, (model, path, _) in exports.items():
+        stored = tf.train.list_variables(os.path.join(path, "variables", "variables"))
+        values = sum(int(np.prod(shape)) for key, shape in stored
+                     if key != "_CHECKPOINTABLE_OBJECT_GRAPH")
+        weights = sum(int(np.prod(w.shape)) for w in model.weights)
+        assert weights <= values <= weights + 16, name  # + a noise layer's seed state
+
+
 def test_signature_defs_name_inputs_for_the_client(exports):
     for name, (model, path, inputs) in exports.items():
         defs = signature_defs(path)

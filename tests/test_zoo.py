@@ -119,7 +119,13 @@ def test_classifier_entry(tmp_path):
     hidden = keras.layers.Dense(8, activation="sigmoid", name="encoder_0")(inputs)
     outputs = keras.layers.Dense(3, activation="softmax", name="softmax")(hidden)
     model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(X, np.zeros(32), epochs=1, verbose=0)  # optimizer state must not be saved
     _, card = _publish(tmp_path, "clf", model=model)
+    import zipfile
+
+    with zipfile.ZipFile(os.path.join(tmp_path, "clf", "clf.keras")) as archive:
+        assert not json.loads(archive.read("config.json")).get("compile_config")
     assert card["kind"] == "classifier" and card["serving"] is None
     assert "serving_note" in card
     loaded = zoo.load("clf", root=tmp_path)

@@ -328,19 +328,14 @@ def library_versions():
 
 def _clean_copy(model):
     """A float32 copy of ``model`` with the same weights and no optimizer."""
-    import keras
-
-    from aezoo.models import Autoencoder
-
     for weight in model.weights:
         if str(weight.dtype) not in ("float32", "int32", "int64", "uint32"):
             raise ValueError(
                 f"the zoo stores float32 models; weight {weight.path} is {weight.dtype}"
             )
-    if isinstance(model, Autoencoder):
-        copy = type(model).from_config(model.get_config())
-    else:
-        copy = keras.models.clone_model(model)
+    # From the config alone: keras.models.clone_model would carry the
+    # compile state over, and the optimizer's slots into the saved file.
+    copy = type(model).from_config(model.get_config())
     copy.set_weights(model.get_weights())
     return copy
 

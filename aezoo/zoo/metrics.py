@@ -110,7 +110,7 @@ def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=N
         if name not in METRICS or not (expensive or is_cheap(name)):
             continue
         start = time.perf_counter()
-        if name == "squared_error":
+        if name == "squared_error" and hasattr(model, "decode"):  # not for classifiers
             results[name] = squared_error_per_image(model, x_test, batch_size=1000)
         elif name == "test_error" and y_test is not None:
             predicted = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
