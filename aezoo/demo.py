@@ -126,7 +126,7 @@ def main(argv=None):
     from aezoo.data import DataError
     from aezoo.zoo.metrics import evaluate_metrics
     from aezoo.zoo.recipes import load_data
-    from aezoo.zoo.report import metric_rows, text_table
+    from aezoo.zoo.report import baseline_text, metric_rows, text_table
 
     models, data, rows = {}, {}, []
     for name in names:
@@ -159,8 +159,7 @@ def main(argv=None):
                 if latent <= 200:
                     row["baseline"] = f"PCA-{latent}"
                     row["baseline_value"] = data[key].error(latent)
-            row["baseline"] = ("" if row["baseline"] is None
-                               else f"{row['baseline']}: {_fmt(row['baseline_value'])}")
+            row["baseline"] = baseline_text(row)
             rows.append(row)
         models[name] = (card, model)
         print(f"evaluated {name}", flush=True)
@@ -179,12 +178,6 @@ def main(argv=None):
         print(f"wrote {path}: {caption}")
     print(f"The demo took {time.perf_counter() - start:.0f} s")
     return 0
-
-
-def _fmt(value):
-    from aezoo.zoo.report import fmt
-
-    return fmt(value)
 
 
 if __name__ == "__main__":

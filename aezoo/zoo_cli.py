@@ -133,7 +133,7 @@ def _evaluate_one(card, args):
     from aezoo.data import DataError
     from aezoo.zoo.metrics import evaluate_metrics, target_status
     from aezoo.zoo.recipes import card_metrics, load_data, validate_recipe
-    from aezoo.zoo.report import fmt, metric_rows, text_table
+    from aezoo.zoo.report import baseline_text, metric_rows, text_table
 
     name, recipe = card["name"], card["recipe"]["contents"]
     try:
@@ -151,7 +151,7 @@ def _evaluate_one(card, args):
     rows = metric_rows(card, measured, _root(args))
     for row, metric in zip(rows, card["metrics"]):
         row["status"] = target_status(metric, row["now"]) or ""
-        row["baseline"] = row["baseline"] and f"{row['baseline']}: {fmt(row['baseline_value'])}"
+        row["baseline"] = baseline_text(row) or None  # printed as "-"
         if row["now"] is None:
             row["now"] = "not run"
     columns = [("metric", "metric"), ("now", "now"), ("card", "ours"), ("paper", "paper"),

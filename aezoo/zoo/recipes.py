@@ -15,7 +15,7 @@ import os
 import time
 
 from aezoo import MODEL_NAMES
-from aezoo.zoo.metrics import METRICS
+from aezoo.zoo.metrics import METRICS, is_cheap
 
 RECIPE_DIR = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "zoo", "recipes"
@@ -297,7 +297,7 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
 # ---------------------------------------------------------------- metrics
 def metric_command(name, metric_name, nll_images=None):
     """The command that reproduces a card's metric."""
-    if METRICS[metric_name][1]:
+    if is_cheap(metric_name):
         return f"aezoo zoo evaluate {name}"
     extra = f" --nll-images {nll_images}" if metric_name == "nll" and nll_images else ""
     return f"aezoo zoo evaluate {name} --all{extra}"

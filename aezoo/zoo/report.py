@@ -39,6 +39,13 @@ def baseline_of(metric, root=None):
     return baseline.get("name"), value
 
 
+def baseline_text(row):
+    """A row's baseline as "name: value" ("" when it has none)."""
+    if row["baseline"] is None:
+        return ""
+    return f"{row['baseline']}: {fmt(row['baseline_value'])}"
+
+
 def metric_rows(card, measured=None, root=None):
     """One dict per card metric: model, metric, ours (card), now (``measured``), paper, ..."""
     rows = []
@@ -84,8 +91,7 @@ def markdown_table(root=None):
         card = zoo.info(name, root)
         for i, row in enumerate(metric_rows(card, root=root)):
             first = i == 0
-            baseline = ("" if row["baseline"] is None
-                        else f"{row['baseline']}: {fmt(row['baseline_value'])}")
+            baseline = baseline_text(row)
             target = row["target"] and f"{row['target']} ({row['status']})"
             ours = fmt(row["ours"]) + (f" ({row['note']})" if row["note"] else "")
             lines.append(
