@@ -201,15 +201,54 @@ def test_unroll_rejects_mismatched_layers(binary_patterns):
         rbm.fit(np.zeros((4, 19), "float32"), epochs=1)
 
 
-def test_shuffled_batches_reshuffle_each_epoch_and_cover_the_data():
-    from pretrain.rbm import shuffled_batches
+def test_batches_by_index_reshuffle_each_epoch_and_cover_the_data():
+    from pretrain.rbm import batches_by_index
 
     x = np.arange(23 * 2, dtype="float32").reshape(23, 2)
-    dataset = shuffled_batches(x, 5, seed=1)
-    first, second = [np.concatenate(list(dataset.as_numpy_iterator())) for _ in range(2)]
-    assert [len(b) for b in dataset.as_numpy_iterator()] == [5, 5, 5, 5, 3]
-    for epoch in (first, second):
-        np.testing.assert_array_equal(np.sort(epoch[:, 0]), x[:, 0])
-    assert not np.array_equal(first, second)
-    again = np.concatenate(list(shuffled_batches(x, 5, seed=1).as_numpy_iterator()))
-    np.testing.assert_array_equal(again, first)
+    dataset = batches_by_index(x, 5, seed=1)
+
+    def epoch(data):
+        batches = list(data.as_numpy_iterator())
+        for _, examples in batches:  # the whole set rides along with each batch
+            np.testing.assert_array_equal(examples, x)
+        return [indices for indices, _ in batches]
+
+    first, second = epoch(dataset), epoch(dataset)
+    assert [len(b) for b in first] == [5, 5, 5, 5, 3]
+    for order in (first, second):
+        np.testing.assert_array_equal(np.sort(np.concatenate(order)), np.arange(23))
+    assert not np.array_equal(np.concatenate(first), np.concatenate(second))
+    again = epoch(batches_by_index(x, 5, seed=1))
+    np.testing.assert_array_equal(np.concatenate(again), np.concatenate(first))
+
+
+class MeanFieldRBM(RBM):
+    """CD with the hidden samples replaced by their probabilities: deterministic."""
+
+    def sample_hidden(self, mean):
+        return mean
+
+
+@pytest.mark.parametrize("weight_cost", [0.02, 2e-4, 0.0])
+def test_cd_update_is_the_released_codes_rule(weight_cost, binary_patterns):
+    # rbm.m: inc = momentum * inc + lr * ((<vh>_data - <vh>_model) / n - cost * W); W += inc
+    x = binary_patterns[:40]
+    rbm = MeanFieldRBM(6, weight_cost=weight_cost, learning_rate=0.05, seed=2)
+    rbm.build(x.shape)
+    w, b_h, b_v = (p.numpy().astype("float64") for p in rbm.parameters)
+    increments = [np.zeros_like(w), np.zeros_like(b_h), np.zeros_like(b_v)]
+    for _ in range(2):  # two steps, so the momentum term takes part
+        h_data = sigmoid(x @ w + b_h)
+        v_model = sigmoid(h_data @ w.T + b_v)
+        h_model = sigmoid(v_model @ w + b_h)
+        descents = [
+            (x.T @ h_data - v_model.T @ h_model) / len(x) - weight_cost * w,
+            (h_data - h_model).mean(0),
+            (x - v_model).mean(0),
+        ]
+        increments = [0.5 * i + 0.05 * d for i, d in zip(increments, descents)]
+        w, b_h, b_v = (p + i for p, i in zip((w, b_h, b_v), increments))
+    # One batch per epoch: the whole set, so its order does not matter.
+    rbm.fit(x, epochs=2, batch_size=len(x), verbose=0)
+    for parameter, expected in zip(rbm.parameters, (w, b_h, b_v)):
+        np.testing.assert_allclose(parameter.numpy(), expected, rtol=1e-4, atol=1e-6)
