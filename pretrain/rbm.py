@@ -215,11 +215,13 @@ class RBM(keras.Model):
     def contrastive_divergence_step(self, v_data):
         """One CD-k (or persistent CD) update on the batch ``v_data``."""
         h_data = self.hidden_mean(v_data)
-        # The weight cost is folded into the step size: with s = 1/(n * cost),
-        #   lr * (<v h>_model/n - <v h>_data/n + cost * W)
-        #     = (lr * cost) * (s <v h>_model - s <v h>_data + W),
-        # so the descent needs no separate pass over W to scale it.
-        positive = self._scaled_statistics(v_data, h_data)
+        # The weight cost c is folded into the step size: with s = 1/(n c),
+        #   lr * (<v h>_model/n - <v h>_data/n + c W)
+        #     = (lr c) * (s <v h>_model - s <v h>_data + W),
+        # so the descent needs no separate pass over W to scale it. Without a
+        # weight cost, c stands in as 1 and the W term is left out.
+        unit = self.weight_cost or 1.0
+        positive = self._scaled_statistics(v_data, h_data, unit)
         # Computed now, this product overlaps with the Gibbs chain below.
         descent_kernel = self.kernel - positive if self.weight_cost else -positive
         v_recon = self.visible_mean(self.sample_hidden(h_data))
@@ -241,23 +243,19 @@ class RBM(keras.Model):
         # The small reductions finish before the last product starts, rather
         # than competing with it for the cores.
         with tf.control_dependencies([descent_hidden_bias, descent_visible_bias, error]):
-            negative = self._scaled_statistics(v_model, h_model)
-        kernel_rate = self.learning_rate * (self.weight_cost or 1.0)
+            negative = self._scaled_statistics(v_model, h_model, unit)
         self._apply_momentum(self.kernel, self.increments[0], negative + descent_kernel,
-                             kernel_rate)
+                             self.learning_rate * unit)
         self._apply_momentum(self.hidden_bias, self.increments[1], descent_hidden_bias)
         self._apply_momentum(self.visible_bias, self.increments[2], descent_visible_bias)
 
         self.error_tracker.update_state(error)
         return {"reconstruction_error": self.error_tracker.result()}
 
-    def _scaled_statistics(self, v, h):
-        """s v^T h: the pairwise statistics summed over the batch, times s.
-
-        s = 1 / (batch size * weight cost), or 1 / batch size without a cost.
-        """
-        n = tf.cast(tf.shape(v)[0], v.dtype)
-        scale = 1.0 / (n * self.weight_cost) if self.weight_cost else 1.0 / n
+    @staticmethod
+    def _scaled_statistics(v, h, unit):
+        """v^T h / (batch size * unit): the pairwise statistics, scaled."""
+        scale = 1.0 / (tf.cast(tf.shape(v)[0], v.dtype) * unit)
         # An explicit transpose then a plain product: faster on CPU than
         # matmul(..., transpose_a=True) for these shapes.
         return tf.matmul(tf.transpose(v * scale), h)

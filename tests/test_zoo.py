@@ -2,6 +2,7 @@
 
 import json
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -122,8 +123,6 @@ def test_classifier_entry(tmp_path):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(X, np.zeros(32), epochs=1, verbose=0)  # optimizer state must not be saved
     _, card = _publish(tmp_path, "clf", model=model)
-    import zipfile
-
     with zipfile.ZipFile(os.path.join(tmp_path, "clf", "clf.keras")) as archive:
         assert not json.loads(archive.read("config.json")).get("compile_config")
     assert card["kind"] == "classifier" and card["serving"] is None
