@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from aezoo import backend  # noqa: F401  (TensorFlow backend check)
+from aezoo.arrays import aligned_empty, as_shareable, shared_tensor
 from aezoo.validation import check_array
 
 VISIBLE_TYPES = ("binary", "gaussian")
@@ -298,7 +299,8 @@ class RBM(keras.Model):
         data minus that of as many training examples. A gap that keeps
         growing means the RBM is overfitting (Hinton's practical guide, 6.1).
         """
-        x = self._check_data(x)
+        # Aligned, the training set reaches TensorFlow without a copy.
+        x = as_shareable(self._check_data(x))
         if not self.built:
             self.build(x.shape)
         if not self.compiled:
@@ -347,10 +349,11 @@ class RBM(keras.Model):
         if name not in self._compiled:
             self._compiled[name] = tf.function(function, reduce_retracing=True)
         compiled = self._compiled[name]
-        return np.concatenate(
-            [compiled(tf.constant(x[i : i + batch_size])).numpy()
-             for i in range(0, len(x), batch_size)]
-        )
+        parts = [compiled(tf.constant(x[i : i + batch_size])).numpy()
+                 for i in range(0, max(len(x), 1), batch_size)]
+        # Aligned, so the next RBM of a stack trains on it without a copy.
+        out = aligned_empty((len(x),) + parts[0].shape[1:], parts[0].dtype)
+        return np.concatenate(parts, out=out)
 
     def _check_data(self, x, name="x"):
         expected = self.n_visible if self.built else np.shape(x)[-1]
@@ -371,9 +374,10 @@ def batches_by_index(x, batch_size, seed=None):
     and the whole of ``x`` as one tensor, which tf.data passes by reference,
     so the training step gathers its batch itself and no batch is copied
     through the pipeline. The last batch is smaller when ``batch_size`` does
-    not divide ``len(x)``. The order is reproducible from ``seed``.
+    not divide ``len(x)``. The order is reproducible from ``seed``. An aligned
+    ``x`` (see ``aezoo.arrays``) is read in place, not copied.
     """
-    examples = tf.constant(x)
+    examples = shared_tensor(x)
     n = len(x)
     full = n - n % batch_size
 
@@ -389,7 +393,13 @@ def batches_by_index(x, batch_size, seed=None):
     # One seed pair per epoch: a new order each time, reproducible from ``seed``.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     indices = seeds.batch(2).take(1).flat_map(one_epoch)
-    return tf.data.Dataset.zip(indices, tf.data.Dataset.from_tensors(examples).repeat()).prefetch(2)
+    batches = tf.data.Dataset.zip(indices, tf.data.Dataset.from_tensors(examples).repeat())
+    options = tf.data.Options()
+    # The pipeline has nothing to tune, and the tuner's background thread made
+    # freeing a finished fit's iterator (in Python's garbage collector, often
+    # during the next fit) stall for 4-27 s on the project's 2-core machines.
+    options.autotune.enabled = False
+    return batches.prefetch(2).with_options(options)
 
 
 class MomentumSchedule(keras.callbacks.Callback):

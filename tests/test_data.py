@@ -22,6 +22,7 @@ from aezoo.data import (
     read_idx,
     resolve_data_dir,
 )
+from aezoo.arrays import is_shareable
 from aezoo.data.mnist import MNIST_FILES, find_local_mnist_dir
 
 CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
@@ -121,6 +122,7 @@ def test_load_mnist_round_trip(tmp_path, gz):
     for split, (images, labels) in data.items():
         x, y = load_mnist(split, data_dir=tmp_path)
         assert x.dtype == np.float32 and x.shape == (len(images), 784)
+        assert is_shareable(x)  # aligned: training reads it without a copy
         assert y.dtype == np.int64 and y.shape == (len(images),)
         np.testing.assert_allclose(x, images.reshape(-1, 784) / 255.0, rtol=1e-6)
         np.testing.assert_array_equal(y, labels)
@@ -205,6 +207,7 @@ def test_load_mnist_static_binarization(tmp_path):
     a, y = load_mnist("train", data_dir=tmp_path, binarize="static", seed=1)
     b, _ = load_mnist("train", data_dir=tmp_path, binarize="static", seed=1)
     assert a.dtype == np.float32 and a.shape == (20, 784) and len(y) == 20
+    assert is_shareable(a)
     np.testing.assert_array_equal(a, b)
     assert set(np.unique(a)) <= {0.0, 1.0}
 

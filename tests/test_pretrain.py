@@ -252,3 +252,39 @@ def test_cd_update_is_the_released_codes_rule(weight_cost, binary_patterns):
     rbm.fit(x, epochs=2, batch_size=len(x), verbose=0)
     for parameter, expected in zip(rbm.parameters, (w, b_h, b_v)):
         np.testing.assert_allclose(parameter.numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_fit_result_does_not_depend_on_whether_x_is_shared_or_copied(binary_patterns):
+    # fit reads a 64-byte-aligned float32 array in place and copies any other.
+    from aezoo.arrays import as_shareable, is_shareable
+
+    aligned = as_shareable(binary_patterns[:60])
+    unaligned = np.empty(aligned.size + 1, "float32")[1:].reshape(aligned.shape)
+    unaligned[...] = aligned
+    assert is_shareable(aligned) and not is_shareable(unaligned)
+    weights = []
+    for x in (aligned, unaligned, aligned.astype("float64")):
+        rbm = RBM(5, seed=3)
+        rbm.fit(x, epochs=2, batch_size=16, verbose=0)
+        weights.append(rbm.kernel.numpy())
+    np.testing.assert_array_equal(weights[0], weights[1])
+    np.testing.assert_array_equal(weights[0], weights[2])
+    np.testing.assert_array_equal(aligned, binary_patterns[:60])  # the caller's data is untouched
+
+
+def test_transform_returns_an_aligned_array_the_next_rbm_reads_in_place(binary_patterns):
+    from aezoo.arrays import is_shareable
+
+    rbm = RBM(7, seed=0)
+    rbm.fit(binary_patterns, epochs=1, verbose=0)
+    codes = rbm.transform(binary_patterns, batch_size=13)
+    assert codes.shape == (len(binary_patterns), 7) and is_shareable(codes)
+    assert rbm.transform(binary_patterns[:0]).shape == (0, 7)
+
+
+def test_batches_by_index_turns_off_tf_data_autotuning():
+    # The tuner's thread stalled the freeing of old iterators for seconds.
+    from pretrain.rbm import batches_by_index
+
+    dataset = batches_by_index(np.zeros((10, 3), "float32"), 5)
+    assert dataset.options().autotune.enabled is False

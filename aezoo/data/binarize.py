@@ -10,6 +10,8 @@ Two conventions from the literature:
 
 import numpy as np
 
+from aezoo.arrays import as_shareable
+
 
 def binarize_static(x, seed=0):
     """Return one fixed Bernoulli draw of ``x``: 1.0 with probability x, else 0.0.
@@ -20,7 +22,7 @@ def binarize_static(x, seed=0):
     x = np.asarray(x)
     rng = np.random.default_rng(seed)
     # float32 draws halve the memory of the 60000 x 784 uniform array.
-    return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
+    return as_shareable(rng.random(x.shape, dtype=np.float32) < x, np.float32)
 
 
 def dynamic_binarization_dataset(x, batch_size=100, shuffle=True, seed=0):

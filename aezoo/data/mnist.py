@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from aezoo.arrays import aligned_empty
 from aezoo.data.binarize import binarize_static, dynamic_binarization_dataset
 from aezoo.data.errors import DataError, DataFileNotFoundError
 from aezoo.data.idx import read_idx
@@ -127,7 +128,9 @@ def load_mnist(split, data_dir=None, binarize=None, seed=0, batch_size=100):
         images, labels = _load_tfds(split)
     else:
         images, labels = _load_local(directory, split)
-    x = np.asarray(images).reshape(len(images), -1).astype(np.float32) / np.float32(255)
+    images = np.asarray(images).reshape(len(images), -1)
+    # Aligned, so that training reads x in place (see aezoo.arrays).
+    x = np.divide(images, np.float32(255), out=aligned_empty(images.shape), dtype=np.float32)
     y = np.asarray(labels).astype(np.int64)
     if binarize == "static":
         x = binarize_static(x, seed)
