@@ -1,11 +1,10 @@
 """NumPy arrays that TensorFlow reads in place, without copying them.
 
-``tf.constant(x)`` copies ``x`` into a new buffer; for MNIST's 188 MB training
-set that copy costs 0.2-0.5 s on the project's 2-core machines (the new pages
-must be faulted in), paid on every ``fit`` call. DLPack lets a tensor share the
-array's memory instead, but TensorFlow's CPU kernels require buffers aligned to
-64 bytes and abort the process on a misaligned one, so only aligned arrays are
-shared. ``aezoo.data`` and the RBM's ``transform`` return aligned arrays, so
+``tf.constant(x)`` copies ``x`` into a new buffer: for MNIST's 188 MB training
+set, a noticeable part of a ``fit`` call on a 2-core machine (every new page
+must be faulted in). DLPack lets a tensor share the array's memory instead, but
+TensorFlow's CPU kernels require buffers aligned to 64 bytes and abort the
+process on a misaligned one, so only aligned arrays are shared. ``aezoo.data`` and the RBM's ``transform`` return aligned arrays, so
 they go from loading to training without a copy.
 """
 

@@ -397,7 +397,7 @@ def batches_by_index(x, batch_size, seed=None):
     options = tf.data.Options()
     # The pipeline has nothing to tune, and the tuner's background thread made
     # freeing a finished fit's iterator (in Python's garbage collector, often
-    # during the next fit) stall for 4-27 s on the project's 2-core machines.
+    # during the next fit) stall for seconds on the project's 2-core machines.
     options.autotune.enabled = False
     return batches.prefetch(2).with_options(options)
 
