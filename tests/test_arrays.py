@@ -19,7 +19,9 @@ def unaligned(x):
 def test_aligned_empty(shape, dtype):
     x = aligned_empty(shape, dtype)
     assert x.shape == shape and x.dtype == dtype
-    assert x.ctypes.data % ALIGNMENT == 0 and x.flags.c_contiguous
+    assert x.flags.c_contiguous
+    if x.size:  # NumPy may place an empty array's pointer anywhere; nothing is read
+        assert x.ctypes.data % ALIGNMENT == 0
 
 
 def test_as_shareable_keeps_an_aligned_float32_array_and_copies_the_rest():
