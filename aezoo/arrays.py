@@ -4,8 +4,9 @@
 set, a noticeable part of a ``fit`` call on a 2-core machine (every new page
 must be faulted in). DLPack lets a tensor share the array's memory instead, but
 TensorFlow's CPU kernels require buffers aligned to 64 bytes and abort the
-process on a misaligned one, so only aligned arrays are shared. ``aezoo.data`` and the RBM's ``transform`` return aligned arrays, so
-they go from loading to training without a copy.
+process on a misaligned one, so only aligned arrays are shared. ``aezoo.data``
+and the RBM's ``transform`` return aligned arrays, so they go from loading to
+training without a copy.
 """
 
 import numpy as np

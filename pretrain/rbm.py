@@ -300,7 +300,7 @@ class RBM(keras.Model):
         growing means the RBM is overfitting (Hinton's practical guide, 6.1).
         """
         # Aligned, the training set reaches TensorFlow without a copy.
-        x = as_shareable(self._check_data(x))
+        x = self._check_data(x, shareable=True)
         if not self.built:
             self.build(x.shape)
         if not self.compiled:
@@ -349,15 +349,19 @@ class RBM(keras.Model):
         if name not in self._compiled:
             self._compiled[name] = tf.function(function, reduce_retracing=True)
         compiled = self._compiled[name]
+        # At least one call, so that an empty x still gives the output's width.
         parts = [compiled(tf.constant(x[i : i + batch_size])).numpy()
                  for i in range(0, max(len(x), 1), batch_size)]
         # Aligned, so the next RBM of a stack trains on it without a copy.
         out = aligned_empty((len(x),) + parts[0].shape[1:], parts[0].dtype)
         return np.concatenate(parts, out=out)
 
-    def _check_data(self, x, name="x"):
+    def _check_data(self, x, name="x", shareable=False):
+        """``x`` checked, as float32; with ``shareable``, as one TensorFlow reads in place."""
         expected = self.n_visible if self.built else np.shape(x)[-1]
-        x = check_array(x, expected, name).astype("float32", copy=False)
+        x = check_array(x, expected, name)
+        # One conversion at most: as_shareable casts while it copies.
+        x = as_shareable(x) if shareable else x.astype("float32", copy=False)
         if self.visible == "binary" and x.size and (x.min() < 0 or x.max() > 1):
             raise ValueError(
                 f"{name} has values outside [0, 1] ({x.min():.3g} to {x.max():.3g}), "

@@ -13,6 +13,7 @@ import types
 import numpy as np
 import pytest
 
+from aezoo.arrays import is_shareable
 from aezoo.data import (
     DataError,
     binarize_static,
@@ -22,7 +23,6 @@ from aezoo.data import (
     read_idx,
     resolve_data_dir,
 )
-from aezoo.arrays import is_shareable
 from aezoo.data.mnist import MNIST_FILES, find_local_mnist_dir
 
 CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
