@@ -1,6 +1,6 @@
 """The zoo demo: load every trained model (no training), evaluate it, draw its pictures.
 
-    python -m aezoo.demo [--data-dir DIR] [--root saved_models] [--out-dir docs/images]
+    python -m aezoo.demo [--data-dir DIR] [--root ZOO_DIR] [--out-dir docs/images]
                           [--test-images N]
 
 For each model in the zoo: loads it (checking its checksums), recomputes the
@@ -29,8 +29,8 @@ def build_parser():
     )
     parser.add_argument("--data-dir", help="folder with the MNIST IDX files (default: "
                         "$AEZOO_DATA_DIR, else download with tensorflow_datasets)")
-    parser.add_argument("--root", help="the zoo folder (default: $AEZOO_ZOO_DIR or "
-                        "saved_models)")
+    parser.add_argument("--root", help="a local zoo folder (default: $AEZOO_ZOO_DIR, else "
+                        "the registry, with files from saved_models/ or the cache)")
     parser.add_argument("--test-images", type=positive_int, default=None,
                         help="evaluate on the first N test images (default: all)")
     parser.add_argument("--out-dir", default=os.path.join("docs", "images"),
@@ -120,7 +120,7 @@ def main(argv=None):
 
     names = zoo.list_models(args.root)
     if not names:
-        print(f"aezoo.demo: error: the zoo under {zoo.zoo_root(args.root)} is empty; train "
+        print(f"aezoo.demo: error: the zoo in {zoo.describe_source(args.root)} is empty; train "
               "a model with `aezoo zoo train NAME`", file=sys.stderr)
         return 2
     from aezoo.data import DataError

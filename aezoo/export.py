@@ -37,7 +37,6 @@ docs/serving.md).
 import os
 import re
 import shutil
-import sys
 import tempfile
 
 import keras
@@ -475,55 +474,3 @@ def export_fine_tuned(
     return _write_version(
         base_dir, name, version, write, overwrite, warmup, warmup_batch_sizes
     )
-
-
-# ---------------------------------------------------------------------- CLI
-def main_export(args):
-    """``aezoo export MODEL.keras --base-dir DIR --name NAME [--version N]``.
-
-    ``args`` has ``model``, ``base_dir``, ``name``, ``version``, ``overwrite``,
-    ``no_warmup`` and ``no_config``. Returns the exit status; raises
-    ``aezoo.cli.UsageError`` for bad input (the CLI prints usage, exits 2).
-    """
-    from aezoo.cli import UsageError
-
-    path = os.path.expanduser(args.model)
-    if not path.endswith(".keras"):
-        raise UsageError(f"MODEL must be a .keras file, got {args.model!r}")
-    if not os.path.isfile(path):
-        raise UsageError(f"{args.model} does not exist")
-    if not _NAME_PATTERN.match(args.name):
-        raise UsageError(
-            f"--name must be letters, digits, '_', '.' or '-', got {args.name!r}"
-        )
-    target = os.path.join(args.base_dir, args.name, str(args.version))
-    if os.path.exists(target) and not args.overwrite:
-        raise UsageError(f"{target} already exists; pass --overwrite to replace it")
-
-    try:
-        model = keras.saving.load_model(path)
-    except Exception as error:  # noqa: BLE001  (bad or foreign file)
-        print(f"aezoo export: error: cannot load {args.model}: {error}", file=sys.stderr)
-        return 2
-    if not isinstance(model, Autoencoder):
-        print(
-            f"aezoo export: error: {args.model} holds a {type(model).__name__}, "
-            "not an aezoo autoencoder",
-            file=sys.stderr,
-        )
-        return 2
-    version_dir = export_saved_model(
-        model,
-        args.base_dir,
-        args.name,
-        args.version,
-        overwrite=args.overwrite,
-        warmup=not args.no_warmup,
-    )
-    names = ["serving_default", *signatures(model)]
-    print(f"Exported {type(model).__name__} to {version_dir}")
-    print(f"  signatures: {', '.join(names)}")
-    if not args.no_config:
-        config = write_models_config(args.base_dir)
-        print(f"  wrote {config} (models: {', '.join(exported_models(args.base_dir))})")
-    return 0

@@ -5,7 +5,7 @@ autoencoder or classifier, then fine-tune with ``fit`` (or with the paper's
 large-batch quasi-Newton schedule, ``finetune_lbfgs``).
 
 The names below load on first use, so ``aezoo --help`` (which imports
-``pretrain.command``) does not pay for importing TensorFlow.
+``aezoo.cli.pretrain``) does not pay for importing TensorFlow.
 """
 
 import importlib

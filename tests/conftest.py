@@ -5,6 +5,14 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# The zoo's sources come from the environment: the tests start from none (no
+# mirror, no zoo folder, online) and a cache of their own, never the user's.
+for _variable in ("AEZOO_ZOO_URL", "AEZOO_ZOO_DIR", "AEZOO_OFFLINE"):
+    os.environ.pop(_variable, None)
+import tempfile  # noqa: E402
+
+os.environ["AEZOO_CACHE"] = tempfile.mkdtemp(prefix="aezoo-test-cache-")
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402

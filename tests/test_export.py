@@ -34,7 +34,7 @@ from aezoo.export import (
     signature_defs,
     write_models_config,
 )
-from aezoo.export_cli import add_export_parser
+from aezoo.cli.export import add_parser as add_export_parser
 from aezoo.models import VARIANTS, VariationalAutoencoder
 from aezoo.serving import SIGNATURE_INPUTS, predict_request, rest_predict_body
 from pretrain import RBM, unroll
@@ -491,7 +491,7 @@ def test_cli_exports_a_keras_file(tmp_path, capsys):
 def test_export_parser_does_not_import_tensorflow():
     script = (
         "import argparse, sys\n"
-        "from aezoo.export_cli import add_export_parser\n"
+        "from aezoo.cli.export import add_parser as add_export_parser\n"
         "parser = argparse.ArgumentParser()\n"
         "add_export_parser(parser.add_subparsers())\n"
         "args = parser.parse_args(['export', 'm.keras', '--name', 'deep', '--version', '3'])\n"

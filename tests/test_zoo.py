@@ -60,10 +60,9 @@ def test_round_trip(published):
     assert info["parameters"] == model.count_params()
     assert set(info["library_versions"]) >= {"python", "tensorflow", "keras",
                                               "tensorflow-probability", "aezoo"}
-    assert "tiny-vae/tiny-vae.keras" in info["files"]
-    assert any(f.startswith("serving/tiny-vae/1/") and f.endswith("saved_model.pb")
-               for f in info["files"])
-    assert os.path.isfile(os.path.join(root, "serving", "models.config"))
+    assert list(info["files"]) == ["tiny-vae/tiny-vae.keras"]  # no SavedModel: made on demand
+    assert info["serving"] == {"name": "tiny-vae", "version": 1}
+    assert os.listdir(root) == ["tiny-vae"]
     loaded = zoo.load("tiny-vae", compile=False, root=root)
     np.testing.assert_array_equal(np.asarray(loaded.encode(X)), np.asarray(model.encode(X)))
     assert all(r["status"] == "ok" for r in zoo.verify(root=root))
@@ -154,13 +153,12 @@ def test_damaged_file_refused(tmp_path, damage):
     assert main(["zoo", "verify", "--root", str(tmp_path)]) == 1
 
 
-def test_verify_serving_file(tmp_path):
+def test_verify_flags_padded_and_unlisted_files(tmp_path):
     _publish(tmp_path)
-    pb = os.path.join(tmp_path, "serving", "tiny", "1", "saved_model.pb")
-    open(pb, "ab").write(b"x")
+    open(os.path.join(tmp_path, "tiny", "tiny.keras"), "ab").write(b"x")
     open(os.path.join(tmp_path, "tiny", "extra.bin"), "wb").write(b"x")
-    bad = {r["file"]: r["status"] for r in zoo.verify(root=tmp_path) if r["status"] != "ok"}
-    assert bad["serving/tiny/1/saved_model.pb"].startswith("size mismatch")
+    bad = {r["file"]: r["status"] for r in zoo.verify(root=tmp_path) if zoo.is_failure(r)}
+    assert bad["tiny/tiny.keras"].startswith("padded")
     assert bad["tiny/extra.bin"].startswith("unlisted")
 
 

@@ -76,37 +76,27 @@ def test_entry_verifies_loads_and_matches_its_card(name, datasets, tmp_path):
         signatures = tf.saved_model.load(str(exported)).signatures
         codes = signatures["encode"](x=tf.constant(x[:8]))["code"].numpy()
         np.testing.assert_allclose(codes, np.asarray(model.encode(x[:8])), atol=1e-5)
-        shipped = tf.saved_model.load(os.path.join(ROOT, card["serving"]["path"])).signatures
-        np.testing.assert_allclose(shipped["encode"](x=tf.constant(x[:8]))["code"].numpy(),
-                                   codes, atol=1e-5)
 
 
 @needs_models
-def test_models_config_lists_every_exported_entry():
-    with open(os.path.join(ROOT, "serving", "models.config")) as handle:
-        config = handle.read()
+def test_registry_matches_the_development_zoo():
+    """The cards shipped in the wheel are saved_models/'s, file for file."""
+    from aezoo.zoo.registry import read_registry
+
+    registry = read_registry()["models"]
+    assert sorted(registry) == MODELS, "run `aezoo zoo release DIR` to update the registry"
     for name in MODELS:
-        if zoo.info(name, ROOT)["serving"]:
-            assert f'name: "{name}"' in config
+        assert registry[name] == zoo.info(name, ROOT), \
+            f"the registry's card of {name} is stale: run `aezoo zoo release DIR`"
+    assert zoo.list_models() == MODELS  # the default catalog is the registry
 
 
 @needs_models
-@pytest.mark.parametrize("damage", ["flip", "truncate", "savedmodel"])
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
 def test_damaged_copy_is_refused(damage, tmp_path):
     name = min(MODELS, key=lambda n: zoo.info(n, ROOT)["parameters"])  # the smallest entry
     shutil.copytree(os.path.join(ROOT, name), tmp_path / name)
-    shutil.copytree(os.path.join(ROOT, "serving", name), tmp_path / "serving" / name)
     card = zoo.info(name, tmp_path)
-    if damage == "savedmodel":
-        variables = next(f for f in card["files"] if "variables.data" in f)
-        path = tmp_path / variables
-        data = bytearray(path.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        path.write_bytes(bytes(data))
-        failures = [r for r in zoo.verify(name, tmp_path) if r["status"] != "ok"]
-        assert [r["file"] for r in failures] == [variables]
-        assert "sha256 mismatch" in failures[0]["status"]
-        return
     path = tmp_path / card["keras_file"]
     data = path.read_bytes()
     if damage == "flip":

@@ -6,37 +6,38 @@
     model = zoo.load("mnist-hinton-30") # compiled, trainable, ready for fit
     encoder = zoo.encoder("mnist-hinton-30")  # x -> code, sharing the model's layers
 
-Layout under the zoo root (``saved_models/`` in the repository; ``AEZOO_ZOO_DIR``
-or ``root=`` overrides it)::
+Which models exist: the registry shipped in the package (``aezoo.zoo.registry``),
+unless a local zoo folder is given (``root=`` or ``$AEZOO_ZOO_DIR``): then the
+cards in that folder. Where their bytes come from (that folder, the
+checkout's ``saved_models/``, the user cache, a mirror): ``aezoo.zoo.resolver``,
+which checks every file's size and sha256 before anything is built from it.
+
+Layout of a local zoo folder (``saved_models/`` is the development zoo)::
 
     <root>/<name>/card.json              the model card (written last: it marks the entry)
     <root>/<name>/<name>.keras           float32 weights, no optimizer state
-    <root>/serving/<name>/<version>/...  the SavedModel, TF Serving layout
-    <root>/serving/models.config         lists every exported model
 
-Every file an entry owns is listed in its card with its sha256 and size;
-``load`` checks the ``.keras`` file against them before building anything,
-``verify`` checks them all. Nothing here imports TensorFlow until a model is
-loaded or published.
+SavedModels for TF Serving are made from the verified ``.keras`` file on demand
+(``aezoo.zoo.serving``, ``aezoo zoo export``). Nothing here imports TensorFlow
+until a model is loaded or published.
 """
 
 import datetime
-import hashlib
 import json
 import os
 import platform
 import re
-import shutil
-import sys
 import tempfile
 
+from aezoo.errors import ZooError, ZooIntegrityError, UnknownModelError
+from aezoo.zoo import resolver
+from aezoo.zoo.registry import checkout_root, read_registry, write_json_atomic
+
 CARD_FILE = "card.json"
-SERVING_DIR = "serving"
-CARD_SCHEMA = 1
+CARD_SCHEMA = 2
 DEFAULT_OPTIMIZER = {"name": "adam", "learning_rate": 1e-3}
 METRIC_KEYS = ("name", "value", "paper", "baseline", "command", "definition")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 __all__ = [
     "ZooError",
@@ -53,35 +54,27 @@ __all__ = [
 ]
 
 
-class ZooError(Exception):
-    """Base class of the zoo's errors."""
-
-
-class ZooIntegrityError(ZooError):
-    """A file of a zoo entry is missing, truncated or altered (the message names it)."""
-
-
-class UnknownModelError(ZooError, KeyError):
-    """No entry of that name under the zoo root; the message lists the ones there are."""
-
-    def __str__(self):  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else ""
-
-
-# ------------------------------------------------------------------ layout
+# ------------------------------------------------------------------ catalog
 def zoo_root(root=None):
-    """The zoo folder: ``root``, else ``$AEZOO_ZOO_DIR``, else the repository's saved_models/."""
-    if root is None:
-        root = os.environ.get("AEZOO_ZOO_DIR") or os.path.join(_REPO_ROOT, "saved_models")
-    return os.path.abspath(os.path.expanduser(os.fspath(root)))
+    """The local zoo folder: ``root``, else ``$AEZOO_ZOO_DIR``, else the checkout's
+    ``saved_models/``; None when installed and neither is given."""
+    return resolver.local_zoo_dir(root)[0]
+
+
+def _explicit_root(root):
+    folder, explicit = resolver.local_zoo_dir(root)
+    return folder if explicit else None
+
+
+def describe_source(root=None):
+    """Where the catalog comes from, for messages."""
+    folder = _explicit_root(root)
+    return f"the zoo folder {folder}" if folder else "the registry shipped with aezoo"
 
 
 def _check_name(name):
-    if not (isinstance(name, str) and _NAME_PATTERN.match(name)) or name == SERVING_DIR:
-        raise ValueError(
-            f"a zoo name is letters, digits, '_', '.' or '-' (not {SERVING_DIR!r}), "
-            f"got {name!r}."
-        )
+    if not (isinstance(name, str) and _NAME_PATTERN.match(name)):
+        raise ValueError(f"a zoo name is letters, digits, '_', '.' or '-', got {name!r}.")
     return name
 
 
@@ -90,138 +83,144 @@ def keras_relpath(name):
 
 
 def card_path(name, root=None):
-    return os.path.join(zoo_root(root), name, CARD_FILE)
+    """The card file of ``name`` in the local zoo folder."""
+    folder = zoo_root(root)
+    if folder is None:
+        raise ZooError("no local zoo folder: pass root= or set AEZOO_ZOO_DIR")
+    return os.path.join(folder, name, CARD_FILE)
 
 
-def list_models(root=None):
-    """Sorted names of the entries (folders with a card.json) under the zoo root."""
-    base = zoo_root(root)
+def _folder_models(base):
     if not os.path.isdir(base):
         return []
     return sorted(
-        entry
-        for entry in os.listdir(base)
-        if entry != SERVING_DIR
-        and not entry.startswith(".")
-        and os.path.isfile(os.path.join(base, entry, CARD_FILE))
+        entry for entry in os.listdir(base)
+        if not entry.startswith(".") and os.path.isfile(os.path.join(base, entry, CARD_FILE))
     )
 
 
+def list_models(root=None):
+    """Sorted names of the models: the registry's, or those in the given zoo folder."""
+    folder = _explicit_root(root)
+    if folder is not None:
+        return _folder_models(folder)
+    return sorted(read_registry()["models"])
+
+
 def info(name, root=None):
-    """The model card of ``name`` as a dict."""
-    path = card_path(name if isinstance(name, str) else str(name), root)
-    if not (isinstance(name, str) and _NAME_PATTERN.match(name)) or not os.path.isfile(path):
+    """The model card of ``name`` as a dict (from the registry, or the given zoo folder)."""
+    folder = _explicit_root(root)
+    valid = isinstance(name, str) and bool(_NAME_PATTERN.match(name))
+    card = None
+    if folder is None:
+        card = read_registry()["models"].get(name) if valid else None
+        where = "the registry shipped with aezoo"
+    elif valid and os.path.isfile(os.path.join(folder, name, CARD_FILE)):
+        path = os.path.join(folder, name, CARD_FILE)
+        try:
+            with open(path) as handle:
+                card = json.load(handle)
+        except (OSError, json.JSONDecodeError) as error:
+            raise ZooIntegrityError(f"{path}: the model card cannot be read: {error}")
+        where = path
+    if card is None:
         available = list_models(root)
         listing = ", ".join(available) if available else "none: the zoo is empty"
         raise UnknownModelError(
-            f"no zoo model named {name!r} under {zoo_root(root)} (available: {listing})"
+            f"no zoo model named {name!r} in {describe_source(root)} (available: {listing})"
         )
-    try:
-        with open(path) as handle:
-            card = json.load(handle)
-    except (OSError, json.JSONDecodeError) as error:
-        raise ZooIntegrityError(f"{path}: the model card cannot be read: {error}")
     if not isinstance(card, dict) or not isinstance(card.get("files"), dict):
-        raise ZooIntegrityError(f"{path}: the model card has no 'files' table")
+        raise ZooIntegrityError(f"{where}: the model card of {name!r} has no 'files' table")
     return card
 
 
 # --------------------------------------------------------------- checksums
-def sha256_bytes(data):
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_digest(path, chunk=1 << 20):
-    """(sha256 hex, size in bytes) of a file."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as handle:
-        while True:
-            block = handle.read(chunk)
-            if not block:
-                break
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-def _check_file(path, expected):
-    """'ok' or what is wrong with ``path`` against ``{sha256, bytes}``."""
-    if not os.path.isfile(path):
-        return "missing"
-    sha, size = file_digest(path)
-    if size != expected.get("bytes"):
-        return f"size mismatch: {size} bytes, the card says {expected.get('bytes')}"
-    if sha != expected.get("sha256"):
-        return "sha256 mismatch: the file was altered"
-    return "ok"
-
-
 def _entry_files(name, base):
-    """Relative paths of the files an entry owns on disk: its folder and its serving folder."""
+    """Relative paths of the files an entry's folder holds, its card excluded."""
     found = []
-    for top in (os.path.join(base, name), os.path.join(base, SERVING_DIR, name)):
-        for directory, _, files in os.walk(top):
-            for file in files:
-                path = os.path.join(directory, file)
-                found.append(os.path.relpath(path, base).replace(os.sep, "/"))
+    for directory, _, files in os.walk(os.path.join(base, name)):
+        for file in files:
+            path = os.path.join(directory, file)
+            found.append(os.path.relpath(path, base).replace(os.sep, "/"))
     return sorted(p for p in found if p != f"{name}/{CARD_FILE}")
 
 
-def verify(name=None, root=None):
-    """Checks every file of one entry (or all); returns [{name, file, status}].
+NOT_DOWNLOADED = "not downloaded (aezoo zoo fetch NAME)"
 
-    ``status`` is "ok", "missing", "size mismatch: ...", "sha256 mismatch: ...",
-    or "unlisted: not in the card" for a file found in the entry's folders
-    that the card does not list. Anything but "ok" is a failure.
+
+def verify(name=None, root=None):
+    """Checks every file of one entry (or all) wherever a copy is; returns rows.
+
+    Each row is {name, file, where, path, status}. ``where`` is "zoo folder"
+    (the local zoo folder: missing files are failures, and so are files there
+    the card does not list: "unlisted: not in the card") or "cache" (checked
+    when a copy is cached). A file with no copy anywhere and no local folder
+    has the row status NOT_DOWNLOADED, which is not a failure. Any other
+    status but "ok" is one: "missing", "truncated: ...", "sha256 mismatch ...".
     """
-    base = zoo_root(root)
+    folder = zoo_root(root)
     names = list_models(root) if name is None else [name]
     report = []
     for entry in names:
         try:
             card = info(entry, root)
         except ZooIntegrityError as error:
-            report.append({"name": entry, "file": f"{entry}/{CARD_FILE}", "status": str(error)})
+            report.append({"name": entry, "file": f"{entry}/{CARD_FILE}", "where": "zoo folder",
+                           "path": None, "status": str(error)})
             continue
         listed = card["files"]
         for relative in sorted(listed):
-            status = _check_file(os.path.join(base, relative), listed[relative])
-            report.append({"name": entry, "file": relative, "status": status})
-        for relative in _entry_files(entry, base):
-            if relative not in listed:
-                report.append(
-                    {"name": entry, "file": relative, "status": "unlisted: not in the card"}
-                )
+            rows = []
+            if folder is not None:
+                path = os.path.join(folder, relative)
+                rows.append(("zoo folder", path, resolver.problem(path, listed[relative])))
+            cached = resolver.cached_path(relative, listed[relative])
+            if os.path.exists(cached):
+                rows.append(("cache", cached, resolver.problem(cached, listed[relative])))
+            if not rows:
+                rows.append(("cache", cached, NOT_DOWNLOADED))
+            for where, path, status in rows:
+                report.append({"name": entry, "file": relative, "where": where, "path": path,
+                               "status": status or "ok"})
+        if folder is not None:
+            for relative in _entry_files(entry, folder):
+                if relative not in listed:
+                    report.append({"name": entry, "file": relative, "where": "zoo folder",
+                                   "path": os.path.join(folder, relative),
+                                   "status": "unlisted: not in the card"})
     return report
 
 
+def is_failure(row):
+    return row["status"] not in ("ok", NOT_DOWNLOADED)
+
+
 # ------------------------------------------------------------------ loading
-def _read_verified(name, root):
-    """The card and the verified bytes of the entry's .keras file."""
-    card = info(name, root)
-    relative = card.get("keras_file", keras_relpath(name))
+def keras_file(card):
+    """(relative path, {sha256, bytes}) of a card's .keras file."""
+    relative = card.get("keras_file", keras_relpath(card["name"]))
     expected = card["files"].get(relative)
-    path = os.path.join(zoo_root(root), relative)
     if expected is None:
-        raise ZooIntegrityError(f"{path}: not listed in the model card's files")
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise ZooIntegrityError(f"{path}: missing (model {name!r})")
-    except OSError as error:
-        raise ZooIntegrityError(f"{path}: cannot be read: {error}")
-    if len(data) != expected["bytes"]:
-        raise ZooIntegrityError(
-            f"{path}: truncated or padded: {len(data)} bytes, the card says "
-            f"{expected['bytes']} (model {name!r})"
-        )
-    if sha256_bytes(data) != expected["sha256"]:
-        raise ZooIntegrityError(
-            f"{path}: sha256 mismatch, the file was altered (model {name!r})"
-        )
+        raise ZooIntegrityError(f"{relative}: not listed in the model card's files "
+                                f"(model {card['name']!r})")
+    return relative, expected
+
+
+def _read_verified(name, root, progress=None):
+    """The card and the verified bytes of the entry's .keras file (fetched if need be)."""
+    card = info(name, root)
+    relative, expected = keras_file(card)
+    data = resolver.read_verified(relative, expected, root=root, label=f"{relative} "
+                                  f"(model {name!r})", progress=progress)
     return card, data
+
+
+def fetch(name, root=None, progress=None):
+    """The path of a verified copy of ``name``'s .keras file, downloaded now if need be."""
+    card = info(name, root)
+    relative, expected = keras_file(card)
+    return resolver.locate(relative, expected, root=root, progress=progress,
+                           label=f"{relative} (model {name!r})")
 
 
 def _load_keras_bytes(data, suffix):
@@ -362,24 +361,10 @@ def _recipe_entry(recipe_path):
     path = os.path.abspath(os.fspath(recipe_path))
     with open(path) as handle:
         contents = json.load(handle)
-    relative = os.path.relpath(path, _REPO_ROOT)
+    checkout = checkout_root()
+    relative = os.path.relpath(path, checkout) if checkout else ".."
     shown = relative.replace(os.sep, "/") if not relative.startswith("..") else path
     return {"path": shown, "contents": contents}
-
-
-def _write_json_atomic(path, payload):
-    directory = os.path.dirname(path)
-    handle, temp = tempfile.mkstemp(prefix=".card-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(payload, out, indent=2, sort_keys=False)
-            out.write("\n")
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
 
 
 def publish(
@@ -396,35 +381,31 @@ def publish(
     optimizer=None,
     overwrite=False,
 ):
-    """Adds ``model`` to the zoo as ``name``; returns the card (a dict).
+    """Adds ``model`` to the local zoo folder as ``name``; returns the card (a dict).
 
-    Writes ``<root>/<name>/<name>.keras`` (float32, no optimizer state), the
-    SavedModel ``<root>/serving/<name>/<version>/`` (aezoo autoencoders only;
-    other models get a note in the card), the card (atomically, last) and
-    ``<root>/serving/models.config``. ``metrics`` is a list of
+    Writes ``<root>/<name>/<name>.keras`` (float32, no optimizer state), then
+    the card (atomically, last). ``metrics`` is a list of
     {name, value, paper, baseline, command, definition}; ``data`` a dict
     {name, splits, preprocessing}; ``optimizer`` {name, learning_rate} is what
-    ``load`` compiles with (default Adam 1e-3). An existing entry is replaced
-    only with ``overwrite=True``.
+    ``load`` compiles with (default Adam 1e-3); ``version`` is the TF Serving
+    version ``aezoo zoo export`` gives it. An existing entry is replaced only
+    with ``overwrite=True``. ``aezoo zoo release`` puts it in the registry.
     """
     import keras
 
-    from aezoo.export import export_saved_model, exported_models, write_models_config
     from aezoo.models import Autoencoder
 
     _check_name(name)
     base = zoo_root(root)
+    if base is None:
+        raise ZooError("publish needs a local zoo folder: pass root= or set AEZOO_ZOO_DIR")
     metrics = _check_metrics(metrics)
     if not isinstance(data, dict) or "name" not in data:
         raise ValueError("data must be a dict with at least 'name' (and splits, preprocessing)")
     entry_dir = os.path.join(base, name)
-    serving_root = os.path.join(base, SERVING_DIR)
-    version_dir = os.path.join(serving_root, name, str(int(version)))
-    existing = [p for p in (entry_dir, version_dir) if os.path.exists(p)]
-    if existing and not overwrite:
+    if os.path.exists(entry_dir) and not overwrite:
         raise FileExistsError(
-            f"zoo entry {name!r} already exists ({', '.join(existing)}); pass "
-            "overwrite=True to replace it"
+            f"zoo entry {name!r} already exists ({entry_dir}); pass overwrite=True to replace it"
         )
     recipe = _recipe_entry(recipe_path)
     copy = _clean_copy(model)
@@ -439,34 +420,19 @@ def publish(
     temp_keras = os.path.join(entry_dir, f".{name}.tmp.keras")
     copy.save(temp_keras)
     os.replace(temp_keras, keras_path)
+    sha, size = resolver.file_digest(keras_path)
 
-    serving_note = None
-    if isinstance(copy, Autoencoder):
-        export_saved_model(copy, serving_root, name, int(version), overwrite=overwrite)
-    else:
-        serving_note = (
-            f"no SavedModel: export_saved_model serves aezoo autoencoders only and this "
-            f"is a {type(copy).__name__}; use the .keras file"
-        )
-        if os.path.isdir(os.path.join(serving_root, name)):
-            shutil.rmtree(os.path.join(serving_root, name))
-
-    files = {}
-    for relative in _entry_files(name, base):
-        sha, size = file_digest(os.path.join(base, relative))
-        files[relative] = {"sha256": sha, "bytes": size}
-
+    autoencoder = isinstance(copy, Autoencoder)
     card = {
         "schema": CARD_SCHEMA,
         "name": name,
         "description": description,
-        "kind": "autoencoder" if isinstance(copy, Autoencoder) else "classifier",
+        "kind": "autoencoder" if autoencoder else "classifier",
         "model": {
             "class": type(copy).__name__,
             "module": type(copy).__module__,
-            "config": keras.saving.serialize_keras_object(copy)["config"]
-            if not isinstance(copy, Autoencoder)
-            else copy.get_config(),
+            "config": copy.get_config() if autoencoder
+            else keras.saving.serialize_keras_object(copy)["config"],
         },
         "parameters": int(copy.count_params()),
         "dtype": "float32",
@@ -478,17 +444,15 @@ def publish(
         "library_versions": library_versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "keras_file": keras_relpath(name),
-        "serving": None
-        if serving_note
-        else {"name": name, "version": int(version),
-              "path": f"{SERVING_DIR}/{name}/{int(version)}"},
-        "files": files,
+        "serving": {"name": name, "version": int(version)} if autoencoder else None,
+        "files": {keras_relpath(name): {"sha256": sha, "bytes": size}},
     }
-    if serving_note:
-        card["serving_note"] = serving_note
-    _write_json_atomic(old_card, card)
-    if exported_models(serving_root):
-        write_models_config(serving_root)
+    if not autoencoder:
+        card["serving_note"] = (
+            f"no SavedModel: aezoo exports serve aezoo autoencoders only and this is a "
+            f"{type(copy).__name__}; use the .keras file"
+        )
+    write_json_atomic(old_card, card)
     return card
 
 
@@ -503,18 +467,20 @@ def update_metrics(name, metrics, root=None):
     card["metrics"] = _check_metrics(metrics)
     card["metrics_updated"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="seconds")
-    _write_json_atomic(card_path(name, root), card)
+    write_json_atomic(card_path(name, root), card)
     return card
 
 
 def format_report(report):
     """Lines for ``aezoo zoo verify``: one per file, then a summary."""
-    lines = [f"{row['status'] == 'ok' and 'ok  ' or 'FAIL'}  {row['file']}"
-             + ("" if row["status"] == "ok" else f": {row['status']}") for row in report]
-    failed = sum(row["status"] != "ok" for row in report)
-    lines.append(f"{len(report)} files checked, {failed} failed")
+    lines = []
+    for row in report:
+        mark = "FAIL" if is_failure(row) else ("ok  " if row["status"] == "ok" else "--  ")
+        where = f" ({row['where']}: {row['path']})" if row.get("path") else ""
+        lines.append(f"{mark}  {row['file']}{where}"
+                     + ("" if row["status"] == "ok" else f": {row['status']}"))
+    failed = sum(is_failure(row) for row in report)
+    absent = sum(row["status"] == NOT_DOWNLOADED for row in report)
+    lines.append(f"{len(report)} files checked, {failed} failed"
+                 + (f", {absent} not downloaded" if absent else ""))
     return lines
-
-
-if __name__ == "__main__":  # pragma: no cover
-    print("\n".join(list_models()) or "(the zoo is empty)", file=sys.stdout)

@@ -16,10 +16,10 @@ import time
 
 from aezoo import MODEL_NAMES
 from aezoo.zoo.metrics import METRICS, is_cheap
+from aezoo.zoo.registry import recipe_dir
 
-RECIPE_DIR = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "zoo", "recipes"
-)
+# The checkout's zoo/recipes/, or the copy the wheel carries (aezoo.zoo.recipe_files).
+RECIPE_DIR = recipe_dir()
 
 # aezoo.MODEL_NAMES needs no TensorFlow, so validation stays light.
 AUTOENCODER_CLASSES = tuple(name for name in MODEL_NAMES if name != "Autoencoder")
@@ -52,7 +52,7 @@ class RecipeError(ValueError):
 
 
 def recipe_path(path_or_name):
-    """A recipe's path: an existing file, or the name of one in zoo/recipes/."""
+    """A recipe's path: an existing file, or the name of one in RECIPE_DIR (zoo/recipes/)."""
     text = os.fspath(path_or_name)
     if os.path.isfile(text):
         return os.path.abspath(text)

@@ -1,0 +1,132 @@
+"""``aezoo pretrain``: greedy pretraining, unrolling and fine-tuning from flags or a recipe.
+
+    aezoo pretrain --hidden-dims 1000,500,250,30 --epochs-per-layer 10 \\
+        --finetune-epochs 10 --checkpoint-dir runs/hinton --out hinton.keras
+
+With ``--checkpoint-dir``, finished layers, the current layer's last epoch and
+each fine-tuning epoch are saved there; rerunning the same command resumes.
+``--recipe FILE.json`` supplies any of the flags (as their long names with
+underscores, e.g. ``{"hidden_dims": [1000, 500, 250, 30]}``); flags given on
+the command line win.
+"""
+
+import json
+import os
+
+from aezoo.argtypes import dims, non_negative_int, positive_float, positive_int
+from aezoo.cli.common import UsageError, check_out_path
+
+
+def add_parser(commands):
+    parser = commands.add_parser(
+        "pretrain",
+        help="greedy RBM/DAE pretraining, unrolling and fine-tuning on MNIST",
+        description=__doc__.split("\n\n")[0],
+        allow_abbrev=False,
+    )
+    parser.add_argument("--recipe", metavar="FILE.json",
+                        help="read settings from a JSON file; flags override it")
+    parser.add_argument("--hidden-dims", type=dims, default=(1000, 500, 250, 30),
+                        metavar="DIMS", help="stack widths, the last is the code "
+                        "(default: 1000,500,250,30)")
+    parser.add_argument("--method", choices=("rbm", "dae"), default="rbm",
+                        help="layer-wise pretraining (default: rbm)")
+    parser.add_argument("--epochs-per-layer", type=positive_int, default=10,
+                        help="default: %(default)s (the paper: 50)")
+    parser.add_argument("--finetune", choices=("adam", "lbfgs"), default="adam",
+                        help="fit with Adam, or Hinton's large-batch quasi-Newton "
+                        "schedule (default: adam)")
+    parser.add_argument("--finetune-epochs", type=non_negative_int, default=10,
+                        help="default: %(default)s (the paper: 200)")
+    parser.add_argument("--learning-rate", type=positive_float, default=1e-3,
+                        help="Adam's fine-tuning rate (default: %(default)s)")
+    parser.add_argument("--batch-size", type=positive_int, default=100)
+    parser.add_argument("--tied", action="store_true",
+                        help="keep decoder kernels tied to the encoder's")
+    parser.add_argument("--limit", type=positive_int, metavar="N",
+                        help="use the first N training images only")
+    parser.add_argument("--data-dir", help="MNIST IDX folder (default: $AEZOO_DATA_DIR)")
+    parser.add_argument("--checkpoint-dir", help="save progress here and resume from it")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
+    parser.add_argument("--out", metavar="PATH.keras", help="save the fine-tuned model")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.set_defaults(handler=pretrain_command, subparser=parser)
+    return parser
+
+
+def apply_recipe(parser, args, argv):
+    """Re-parses ``argv`` with the recipe's values as the subcommand's defaults.
+
+    ``parser`` is the top-level parser; flags given on the command line win.
+    """
+    if not args.recipe:
+        return args
+    try:
+        with open(args.recipe) as handle:
+            recipe = json.load(handle)
+    except (OSError, json.JSONDecodeError) as error:
+        raise UsageError(f"cannot read the recipe {args.recipe}: {error}")
+    if not isinstance(recipe, dict):
+        raise UsageError(f"the recipe {args.recipe} must hold a JSON object")
+    subparser = args.subparser
+    known = {action.dest for action in subparser._actions}
+    unknown = sorted(set(recipe) - known - {"recipe"})
+    if unknown:
+        raise UsageError(f"the recipe {args.recipe} has unknown settings: {', '.join(unknown)}")
+    if "hidden_dims" in recipe:
+        recipe["hidden_dims"] = tuple(recipe["hidden_dims"])
+    subparser.set_defaults(**recipe)
+    return parser.parse_args(argv)
+
+
+def pretrain_command(args):
+    out_path = check_out_path(args)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    import keras
+
+    from aezoo.data import DataError, load_mnist
+    from aezoo.evaluation import squared_error_per_image
+    from pretrain import finetune_lbfgs, greedy_pretrain, unroll
+    from pretrain.stack import EpochCheckpoint, load_epoch_checkpoint
+
+    try:
+        x_train = load_mnist("train", data_dir=args.data_dir)[0]
+        x_test = load_mnist("test", data_dir=args.data_dir)[0]
+    except DataError as error:
+        raise UsageError(str(error))
+    x_train = x_train[: args.limit] if args.limit else x_train
+    keras.utils.set_random_seed(args.seed)
+    print(f"Pretraining {args.method.upper()} stack 784-{'-'.join(map(str, args.hidden_dims))} "
+          f"on {len(x_train):,} MNIST images: {args.epochs_per_layer} epochs per layer, then "
+          f"{args.finetune_epochs} {args.finetune} fine-tuning epochs", flush=True)
+    layers = greedy_pretrain(
+        x_train, args.hidden_dims, epochs=args.epochs_per_layer, method=args.method,
+        batch_size=args.batch_size, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
+    )
+    model = unroll(layers, tied=args.tied, seed=args.seed)
+    print(f"Unrolled: test squared error per image {squared_error_per_image(model, x_test):.3f} "
+          "before fine-tuning", flush=True)
+
+    if args.finetune_epochs and args.finetune == "lbfgs":
+        finetune_lbfgs(model, x_train, epochs=args.finetune_epochs, seed=args.seed)
+    elif args.finetune_epochs:
+        first_epoch, callbacks = 0, []
+        if args.checkpoint_dir:
+            path = os.path.join(args.checkpoint_dir, "finetune.keras")
+            saved, first_epoch = load_epoch_checkpoint(path)
+            if saved is not None:
+                print(f"Resuming fine-tuning at epoch {first_epoch + 1}", flush=True)
+                model = saved
+            callbacks.append(EpochCheckpoint(path))
+        if not model.compiled:
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+        model.fit(x_train, epochs=args.finetune_epochs, initial_epoch=first_epoch,
+                  batch_size=args.batch_size, callbacks=callbacks, verbose=2)
+
+    error = squared_error_per_image(model, x_test)
+    print(f"Test squared error per image: {error:.3f} (sum over 784 pixels, mean over "
+          f"{len(x_test):,} test images)")
+    if out_path:
+        model.save(out_path, overwrite=True)
+        print(f"Saved the model to {args.out}")
+    return 0

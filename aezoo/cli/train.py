@@ -1,0 +1,222 @@
+"""``aezoo train --model deep --epochs 10 --out deep.keras``: one variant on MNIST.
+
+Parsing imports neither TensorFlow nor the models, so argument errors are
+instant; ``train_command`` imports them once the arguments are known to be
+valid.
+"""
+
+import argparse
+import os
+
+from aezoo.argtypes import (
+    dims,
+    finite_float,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from aezoo.cli.common import UsageError, check_out_path, fail
+
+MODELS = ("linear", "deep", "denoising", "sparse", "ksparse", "contractive", "vae")
+# Kept in step with aezoo.layers.noise.CORRUPTIONS and the VAE's LIKELIHOODS and
+# PRIORS (tests/test_cli.py checks it); spelled out here so parsing stays free of
+# TensorFlow.
+NOISES = ("masking", "gaussian", "salt_and_pepper")
+LIKELIHOODS = ("bernoulli", "gaussian")
+PRIORS = ("standard_normal", "mixture")
+
+# Variant hyperparameter -> the --model values whose constructor takes it. Each
+# is passed only when given; giving it for another variant is an error.
+VARIANT_OPTIONS = {
+    "noise": ("denoising",),
+    "noise_level": ("denoising",),
+    "rho": ("sparse",),
+    "beta": ("sparse",),
+    "k": ("ksparse",),
+    "alpha": ("ksparse",),
+    "k_start": ("ksparse",),
+    "anneal_steps": ("ksparse",),
+    "contractive_weight": ("contractive",),
+    "likelihood": ("vae",),
+    "prior": ("vae",),
+    "weight_decay": MODELS,
+    "tied": tuple(m for m in MODELS if m != "vae"),  # the VAE's code layer has two heads
+}
+
+
+
+# --------------------------------------------------------------------- parser
+def add_parser(commands):
+    """Adds ``train`` to ``commands`` (the result of ``add_subparsers``); returns it."""
+    train = commands.add_parser(
+        "train",
+        help="train an autoencoder on MNIST",
+        description=(
+            "Train an autoencoder variant on MNIST, report its squared error per "
+            "test image (and the test ELBO for vae), and optionally save it."
+        ),
+        allow_abbrev=False,
+    )
+    train.add_argument("--model", required=True, choices=MODELS, help="the variant to train")
+    train.add_argument(
+        "--hidden-dims",
+        type=dims,
+        metavar="DIMS",
+        help="encoder hidden widths, input side first, e.g. 1000,500,250; '' for "
+        "none (default: the variant's own)",
+    )
+    train.add_argument(
+        "--latent-dim", type=positive_int, help="code width (default: the variant's own)"
+    )
+    train.add_argument("--epochs", type=positive_int, default=10,
+                       help="default: %(default)s")
+    train.add_argument("--batch-size", type=positive_int, default=100,
+                       help="default: %(default)s")
+    train.add_argument("--learning-rate", type=positive_float, default=1e-3,
+                       help="Adam's learning rate (default: %(default)s)")
+    train.add_argument("--seed", type=non_negative_int, default=0,
+                       help="seeds Keras, the weights, noise and binarization "
+                       "(default: %(default)s)")
+    train.add_argument("--limit", type=positive_int, metavar="N",
+                       help="train on the first N training images only (quick runs)")
+    train.add_argument("--data-dir", help="folder with the MNIST IDX files (default: "
+                       "$AEZOO_DATA_DIR, else download with tensorflow_datasets)")
+    train.add_argument("--out", metavar="PATH.keras", help="save the trained model here")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace an existing --out file")
+
+    variant = train.add_argument_group(
+        "variant hyperparameters",
+        "Passed only to the variant that takes them (default: the variant's own); "
+        "giving one to another variant is an error.",
+    )
+    variant.add_argument("--noise", choices=NOISES, help="denoising: corruption")
+    variant.add_argument("--noise-level", type=non_negative_float,
+                         help="denoising: masked fraction or Gaussian sd")
+    variant.add_argument("--rho", type=finite_float, help="sparse: target mean activation")
+    variant.add_argument("--beta", type=non_negative_float, help="sparse: penalty weight")
+    variant.add_argument("--k", type=positive_int, help="ksparse: units kept in training")
+    variant.add_argument("--alpha", type=finite_float, help="ksparse: inference keeps alpha * k")
+    variant.add_argument("--k-start", type=positive_int, help="ksparse: k at step 0")
+    variant.add_argument("--anneal-steps", type=non_negative_int,
+                         help="ksparse: steps from k-start down to k")
+    variant.add_argument("--contractive-weight", type=non_negative_float,
+                         help="contractive: Jacobian penalty weight")
+    variant.add_argument("--likelihood", choices=LIKELIHOODS,
+                         help="vae: p(x|z); bernoulli trains on dynamically binarized images")
+    variant.add_argument("--prior", choices=PRIORS, help="vae: p(z)")
+    variant.add_argument("--weight-decay", type=non_negative_float,
+                         help="any variant: L2 penalty on the kernels")
+    variant.add_argument("--tied", action=argparse.BooleanOptionalAction,
+                         help="any variant but vae: decoder kernels are the transposed "
+                         "encoder kernels (ksparse ties by default; --no-tied unties)")
+    train.set_defaults(handler=train_command, subparser=train)
+    return train
+
+
+def _option_flag(dest):
+    return "--tied/--no-tied" if dest == "tied" else "--" + dest.replace("_", "-")
+
+
+def variant_kwargs(args):
+    """The variant hyperparameters given on the command line, as constructor kwargs.
+
+    Raises UsageError naming the flag and the variant when one does not apply.
+    """
+    kwargs = {}
+    for dest, models in VARIANT_OPTIONS.items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if args.model not in models:
+            raise UsageError(
+                f"{_option_flag(dest)} does not apply to --model {args.model} "
+                f"(it is used by: {', '.join(models)})"
+            )
+        kwargs[dest] = value
+    return kwargs
+
+
+# ---------------------------------------------------------------------- train
+def _fail(message):
+    return fail("train", message)
+
+
+def _architecture(model):
+    widths = [model.input_dim, *model.hidden_dims]
+    return "-".join(str(w) for w in [*widths, model.latent_dim, *reversed(widths)])
+
+
+def train_command(args):
+    """``aezoo train``: validate everything cheap first, then load, train, save, evaluate."""
+    kwargs = variant_kwargs(args)
+    out_path = check_out_path(args)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's INFO lines
+    from aezoo.data import DataError, binarize_static, dynamic_binarization_dataset, load_mnist
+    from aezoo.data.mnist import resolve_data_dir
+
+    try:
+        x_train, _ = load_mnist("train", data_dir=args.data_dir)
+        x_test, _ = load_mnist("test", data_dir=args.data_dir)
+    except DataError as error:
+        return _fail(str(error))
+    if args.limit is not None:
+        if args.limit > len(x_train):
+            return _fail(f"--limit {args.limit} exceeds the {len(x_train):,} training images")
+        x_train = x_train[: args.limit]
+
+    import keras
+
+    from aezoo.evaluation import squared_error_per_image
+    from aezoo.models import VARIANTS
+
+    keras.utils.set_random_seed(args.seed)
+    cls = VARIANTS[args.model]
+    if args.hidden_dims is not None:
+        kwargs["hidden_dims"] = args.hidden_dims
+    if args.latent_dim is not None:
+        kwargs["latent_dim"] = args.latent_dim
+    try:
+        model = cls(input_dim=x_train.shape[1], seed=args.seed, **kwargs)
+    except (ValueError, TypeError) as error:
+        return _fail(f"cannot build --model {args.model}: {error}")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate))
+
+    dynamic = args.model == "vae" and model.likelihood == "bernoulli"
+    directory = resolve_data_dir(args.data_dir)
+    source = f"from {directory}" if directory else "from tensorflow_datasets"
+    print(
+        f"Training {cls.__name__} (--model {args.model}) {_architecture(model)}, "
+        f"{model.count_params():,} parameters, on {len(x_train):,} MNIST training "
+        f"images{' (dynamically binarized)' if dynamic else ''} {source}; "
+        f"{args.epochs} epochs, batch {args.batch_size}, Adam lr {args.learning_rate:g}, "
+        f"seed {args.seed}",
+        flush=True,
+    )
+    config = model.get_config()
+    shown = [d for d, models in VARIANT_OPTIONS.items() if args.model in models and d in config]
+    print("  hyperparameters: " + ", ".join(f"{d}={config[d]!r}" for d in shown), flush=True)
+
+    if dynamic:
+        data = dynamic_binarization_dataset(x_train, batch_size=args.batch_size, seed=args.seed)
+        model.fit(data, epochs=args.epochs, verbose=2, shuffle=False)  # shuffled already
+    else:
+        model.fit(x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
+
+    if out_path is not None:
+        model.save(out_path, overwrite=True)
+        print(f"Saved the model to {args.out}", flush=True)
+
+    error = squared_error_per_image(model, x_test, batch_size=1000)
+    print(f"Test squared error per image: {error:.3f} (sum over {x_test.shape[1]} pixels, "
+          f"mean over {len(x_test):,} test images)")
+    if args.model == "vae":
+        bernoulli = model.likelihood == "bernoulli"
+        # Test binarization uses a fixed seed so ELBOs compare across training seeds.
+        x_elbo = binarize_static(x_test, seed=0) if bernoulli else x_test
+        what = "statically binarized" if bernoulli else "grey-level"
+        elbo = float(model.elbo(x_elbo).mean())
+        print(f"Test ELBO: {elbo:.3f} nats per image ({what} test images, one z sample each)")
+    return 0
