@@ -44,7 +44,6 @@ import numpy as np
 import tensorflow as tf
 
 from aezoo.models import Autoencoder, VariationalAutoencoder
-from aezoo.validation import check_input
 
 # TF Serving only loads version folders named by an integer, so the
 # temporary folder an export writes into is never picked up half-written.
@@ -101,7 +100,7 @@ def signatures(model):
     if isinstance(model, VariationalAutoencoder):
 
         def encode_posterior(x):
-            x = check_input(at_boundary(x, x_spec), model.input_dim)
+            x = model.scaled_inputs(at_boundary(x, x_spec))
             mean, stddev = model._posterior_params(x, training=False)
             return {"code": mean, "stddev": stddev}
 

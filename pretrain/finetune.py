@@ -21,7 +21,8 @@ def finetune_lbfgs(model, x, epochs=1, batch_size=1000, iterations_per_batch=3, 
     """Fine-tunes an aezoo model in place; returns the mean loss per epoch.
 
     Each epoch shuffles ``x`` into batches of ``batch_size`` and runs
-    ``iterations_per_batch`` L-BFGS iterations on each.
+    ``iterations_per_batch`` L-BFGS iterations on each. ``x`` is raw rows: a
+    model with ``input_scaling`` scales them itself (fit the scaling first).
     """
     x = check_array(x, model.input_dim).astype("float32", copy=False)
     if int(epochs) < 1 or int(batch_size) < 1 or int(iterations_per_batch) < 1:
@@ -37,6 +38,7 @@ def finetune_lbfgs(model, x, epochs=1, batch_size=1000, iterations_per_batch=3, 
     @tf.function(reduce_retracing=True)
     def value_and_gradients(flat, batch):
         assign(flat)
+        batch = model.scaled_inputs(batch)  # the losses live on the model's scale
         with tf.GradientTape() as tape:
             terms = model.compute_loss_terms(batch, batch, training=True)
             loss = tf.add_n([tf.reduce_mean(t) for t in terms.values()])

@@ -31,13 +31,15 @@ def _check_stack(layers):
                              "bottom layer may be Gaussian.")
 
 
-def unroll(layers, tied=False, seed=None):
+def unroll(layers, tied=False, seed=None, input_scaling=None):
     """A ``DeepAutoencoder`` initialised from a pretrained stack (bottom first).
 
     Sigmoid hidden layers; the code layer is linear when the top layer's
     hidden units are; the output is sigmoid with cross-entropy for binary
     bottom visible units, linear with squared error for Gaussian ones.
     ``tied=True`` keeps decoder kernels as the transposed encoder kernels.
+    ``input_scaling`` gives the model the scaling the stack was trained behind
+    (fit it with ``model.adapt`` on the raw training data).
     """
     _check_stack(layers)
     bottom, top = layers[0], layers[-1]
@@ -51,6 +53,7 @@ def unroll(layers, tied=False, seed=None):
         output_activation="sigmoid" if binary_input else "linear",
         reconstruction_loss="cross_entropy" if binary_input else "squared_error",
         tied=tied,
+        input_scaling=input_scaling,
         seed=seed,
     )
     for dense, layer in zip(model.encoder_layers, layers):

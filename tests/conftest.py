@@ -9,9 +9,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # mirror, no zoo folder, online) and a cache of their own, never the user's.
 for _variable in ("AEZOO_ZOO_URL", "AEZOO_ZOO_DIR", "AEZOO_OFFLINE"):
     os.environ.pop(_variable, None)
+import atexit  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 os.environ["AEZOO_CACHE"] = tempfile.mkdtemp(prefix="aezoo-test-cache-")
+atexit.register(shutil.rmtree, os.environ["AEZOO_CACHE"], True)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

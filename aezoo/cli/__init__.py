@@ -1,9 +1,14 @@
 """The ``aezoo`` command line, one module per command; the library never imports it.
 
-    aezoo train ...      aezoo.cli.train      one variant on MNIST
+    aezoo train ...      aezoo.cli.train      one variant on MNIST or your data (--data)
     aezoo pretrain ...   aezoo.cli.pretrain   greedy RBM/DAE pretraining, unrolling, fine-tuning
+    aezoo encode ...     aezoo.cli.encode     codes of your data
+    aezoo score ...      aezoo.cli.score      anomaly scores of your data (AUROC with labels)
+    aezoo evaluate ...   aezoo.cli.evaluate   a model's loss terms and errors on your data
     aezoo export ...     aezoo.cli.export     a .keras model as a SavedModel for TF Serving
     aezoo zoo ...        aezoo.cli.zoo        the pretrained-model zoo
+
+``--data SOURCE`` options are shared (aezoo.cli.data).
 
 Parsing imports neither TensorFlow nor the models, so ``aezoo --help`` and
 argument errors are instant; each handler imports them once its arguments
@@ -15,7 +20,7 @@ import argparse
 import sys
 
 from aezoo import __version__
-from aezoo.cli import export, pretrain, train, zoo
+from aezoo.cli import encode, evaluate, export, pretrain, score, train, zoo
 from aezoo.cli.common import UsageError
 from aezoo.cli.train import LIKELIHOODS, MODELS, NOISES, PRIORS, VARIANT_OPTIONS
 
@@ -31,7 +36,7 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"aezoo {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, pretrain, export, zoo):
+    for module in (train, pretrain, encode, score, evaluate, export, zoo):
         module.add_parser(commands)
     return parser
 

@@ -15,12 +15,13 @@ import os
 
 from aezoo.argtypes import dims, non_negative_int, positive_float, positive_int
 from aezoo.cli.common import UsageError, check_out_path
+from aezoo.cli.data import add_data_arguments, load_source
 
 
 def add_parser(commands):
     parser = commands.add_parser(
         "pretrain",
-        help="greedy RBM/DAE pretraining, unrolling and fine-tuning on MNIST",
+        help="greedy RBM/DAE pretraining, unrolling and fine-tuning on MNIST or --data",
         description=__doc__.split("\n\n")[0],
         allow_abbrev=False,
     )
@@ -50,6 +51,11 @@ def add_parser(commands):
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--out", metavar="PATH.keras", help="save the fine-tuned model")
     parser.add_argument("--overwrite", action="store_true")
+    group = add_data_arguments(parser, required=False, what="pretrain on this instead of "
+                               "MNIST (data outside [0, 1] is min-max scaled inside the model, "
+                               "as binary RBM units need)")
+    group.add_argument("--validation-data", metavar="SOURCE",
+                       help="with --data: report the error on this (default: the training data)")
     parser.set_defaults(handler=pretrain_command, subparser=parser)
     return parser
 
@@ -83,29 +89,46 @@ def pretrain_command(args):
     out_path = check_out_path(args)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     import keras
+    import numpy as np
 
     from aezoo.data import DataError, load_mnist
     from aezoo.evaluation import squared_error_per_image
     from pretrain import finetune_lbfgs, greedy_pretrain, unroll
     from pretrain.stack import EpochCheckpoint, load_epoch_checkpoint
 
-    try:
-        x_train = load_mnist("train", data_dir=args.data_dir)[0]
-        x_test = load_mnist("test", data_dir=args.data_dir)[0]
-    except DataError as error:
-        raise UsageError(str(error))
-    x_train = x_train[: args.limit] if args.limit else x_train
+    if args.data:
+        x_raw, x_eval, scaling = _user_data(args)
+    else:
+        if args.validation_data:
+            raise UsageError("--validation-data needs --data (the MNIST run reports the test set)")
+        try:
+            x_raw = load_mnist("train", data_dir=args.data_dir)[0]
+            x_eval = load_mnist("test", data_dir=args.data_dir)[0]
+        except DataError as error:
+            raise UsageError(str(error))
+        scaling = None
+    x_raw = x_raw[: args.limit] if args.limit else x_raw
+    x_train = x_raw
+    if scaling:  # the RBMs see what the unrolled model's scaling layer will give them
+        from aezoo.layers.scaling import FeatureScaling
+
+        x_train = FeatureScaling(scaling, x_raw.shape[1]).adapt(x_raw).transform_numpy(x_raw)
+        x_train = np.clip(x_train, 0.0, 1.0).astype("float32")
     keras.utils.set_random_seed(args.seed)
-    print(f"Pretraining {args.method.upper()} stack 784-{'-'.join(map(str, args.hidden_dims))} "
-          f"on {len(x_train):,} MNIST images: {args.epochs_per_layer} epochs per layer, then "
+    what = "rows" if args.data else "MNIST images"
+    print(f"Pretraining {args.method.upper()} stack {x_raw.shape[1]}-"
+          f"{'-'.join(map(str, args.hidden_dims))} on {len(x_raw):,} {what}: "
+          f"{args.epochs_per_layer} epochs per layer, then "
           f"{args.finetune_epochs} {args.finetune} fine-tuning epochs", flush=True)
     layers = greedy_pretrain(
         x_train, args.hidden_dims, epochs=args.epochs_per_layer, method=args.method,
         batch_size=args.batch_size, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
     )
-    model = unroll(layers, tied=args.tied, seed=args.seed)
-    print(f"Unrolled: test squared error per image {squared_error_per_image(model, x_test):.3f} "
-          "before fine-tuning", flush=True)
+    model = unroll(layers, tied=args.tied, seed=args.seed, input_scaling=scaling)
+    if scaling:
+        model.adapt(x_raw)
+    print(f"Unrolled: {_error_text(model, x_eval, args.data)} before fine-tuning", flush=True)
+    x_train = x_raw  # fine-tuning takes raw rows; the model scales them
 
     if args.finetune_epochs and args.finetune == "lbfgs":
         finetune_lbfgs(model, x_train, epochs=args.finetune_epochs, seed=args.seed)
@@ -123,10 +146,47 @@ def pretrain_command(args):
         model.fit(x_train, epochs=args.finetune_epochs, initial_epoch=first_epoch,
                   batch_size=args.batch_size, callbacks=callbacks, verbose=2)
 
-    error = squared_error_per_image(model, x_test)
-    print(f"Test squared error per image: {error:.3f} (sum over 784 pixels, mean over "
-          f"{len(x_test):,} test images)")
+    if args.data:
+        print(f"After fine-tuning: {_error_text(model, x_eval, args.data)}")
+    else:
+        error = squared_error_per_image(model, x_eval)
+        print(f"Test squared error per image: {error:.3f} (sum over 784 pixels, mean over "
+              f"{len(x_eval):,} test images)")
     if out_path:
         model.save(out_path, overwrite=True)
         print(f"Saved the model to {args.out}")
     return 0
+
+
+def _user_data(args):
+    """(training rows, rows to report on, scaling) for ``--data``."""
+    import numpy as np
+
+    data = load_source(args)
+    if data.streamed:
+        raise UsageError(f"{data.description} is streamed; greedy pretraining needs the rows in "
+                         "memory (save them as .npy or .npz)")
+    evaluation = load_source(args, args.validation_data) if args.validation_data else data
+    if evaluation.features != data.features:
+        raise UsageError(f"--validation-data has {evaluation.features} features, --data "
+                         f"{data.features}")
+    low, high = float(np.min(data.x)), float(np.max(data.x))
+    scaling = None if 0.0 <= low and high <= 1.0 else "minmax"
+    print(f"The data lie in [{low:.4g}, {high:.4g}]: "
+          + ("no scaling" if scaling is None else "min-max scaling to [0, 1] inside the model "
+             "(fitted on the training data), as the binary RBM units need"), flush=True)
+    return data.x, evaluation.x, scaling
+
+
+def _error_text(model, x, user_data):
+    from aezoo.evaluation import squared_error_per_image
+
+    if not user_data:
+        return f"test squared error per image {squared_error_per_image(model, x):.3f}"
+    import numpy as np
+
+    scaled = float(np.mean(model.reconstruction_error(x)))
+    raw = float(np.mean(model.reconstruction_error(x, scale="raw")))
+    where = f" ({model.input_scaling} scale; {raw:.4g} raw)" if model.scaler else ""
+    return f"mean squared error per row {scaled:.4g}{where} on {len(x):,} rows"
+

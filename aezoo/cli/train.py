@@ -1,4 +1,9 @@
-"""``aezoo train --model deep --epochs 10 --out deep.keras``: one variant on MNIST.
+"""``aezoo train --model deep [--data SOURCE] --epochs 10 --out deep.keras``: one variant.
+
+Without ``--data`` it trains on MNIST (``--data-dir``) and reports the test
+squared error; with ``--data`` on the user's table or images, with the loss,
+output and input scaling chosen from the data (and printed) unless given,
+an optional validation split and early stopping.
 
 Parsing imports neither TensorFlow nor the models, so argument errors are
 instant; ``train_command`` imports them once the arguments are known to be
@@ -17,6 +22,7 @@ from aezoo.argtypes import (
     positive_int,
 )
 from aezoo.cli.common import UsageError, check_out_path, fail
+from aezoo.cli.data import add_data_arguments, load_source
 
 MODELS = ("linear", "deep", "denoising", "sparse", "ksparse", "contractive", "vae")
 # Kept in step with aezoo.layers.noise.CORRUPTIONS and the VAE's LIKELIHOODS and
@@ -51,10 +57,11 @@ def add_parser(commands):
     """Adds ``train`` to ``commands`` (the result of ``add_subparsers``); returns it."""
     train = commands.add_parser(
         "train",
-        help="train an autoencoder on MNIST",
+        help="train an autoencoder on MNIST or on your own data (--data)",
         description=(
-            "Train an autoencoder variant on MNIST, report its squared error per "
-            "test image (and the test ELBO for vae), and optionally save it."
+            "Train an autoencoder variant on MNIST (reporting its squared error per "
+            "test image, and the test ELBO for vae) or on --data SOURCE, and "
+            "optionally save it."
         ),
         allow_abbrev=False,
     )
@@ -83,6 +90,21 @@ def add_parser(commands):
     train.add_argument("--data-dir", help="folder with the MNIST IDX files (default: "
                        "$AEZOO_DATA_DIR, else download with tensorflow_datasets)")
     train.add_argument("--out", metavar="PATH.keras", help="save the trained model here")
+    group = add_data_arguments(train, required=False,
+                               what="train on this instead of MNIST")
+    group.add_argument("--validation-data", metavar="SOURCE",
+                       help="held-out data of the same kind, for validation and early stopping")
+    group.add_argument("--validation-split", type=_fraction, metavar="F",
+                       help="hold out this fraction of --data (seeded shuffle) for validation")
+    group.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
+                       help="stop after PATIENCE epochs without a better validation (else "
+                            "training) loss, keeping the best weights")
+    group.add_argument("--scaling", choices=("auto", "none", "standardize", "minmax"),
+                       default="auto", help="input scaling inside the model (default: auto: "
+                       "none for data in [0, 1], else standardize)")
+    group.add_argument("--loss", choices=("auto", "cross_entropy", "squared_error"),
+                       default="auto", help="reconstruction loss (default: auto: cross-entropy "
+                       "for data in [0, 1] after scaling, else squared error)")
     train.add_argument("--overwrite", action="store_true",
                        help="replace an existing --out file")
 
@@ -148,10 +170,24 @@ def _architecture(model):
     return "-".join(str(w) for w in [*widths, model.latent_dim, *reversed(widths)])
 
 
+def _fraction(text):
+    value = float(text) if text.replace(".", "", 1).isdigit() else -1.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
 def train_command(args):
     """``aezoo train``: validate everything cheap first, then load, train, save, evaluate."""
     kwargs = variant_kwargs(args)
     out_path = check_out_path(args)
+    if args.data is not None:
+        return train_on_data(args, kwargs, out_path)
+    for flag, given in (("--validation-data", args.validation_data),
+                        ("--validation-split", args.validation_split),
+                        ("--early-stopping", args.early_stopping)):
+        if given is not None:
+            raise UsageError(f"{flag} needs --data (the MNIST run reports the test set)")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's INFO lines
     from aezoo.data import DataError, binarize_static, dynamic_binarization_dataset, load_mnist
@@ -220,3 +256,135 @@ def train_command(args):
         elbo = float(model.elbo(x_elbo).mean())
         print(f"Test ELBO: {elbo:.3f} nats per image ({what} test images, one z sample each)")
     return 0
+
+
+def _split(data, fraction, seed):
+    """(train rows, validation rows) by a seeded permutation (the file may be sorted)."""
+    import numpy as np
+
+    order = np.random.default_rng(seed).permutation(len(data.x))
+    held = max(1, int(round(fraction * len(order))))
+    if held >= len(order):
+        raise UsageError(f"--validation-split {fraction} leaves no training rows")
+    return data.x[order[held:]], data.x[order[:held]]
+
+
+def _sample(data, rows=10000):
+    """Rows to choose the defaults from: the data, or the first batches of a stream."""
+    import numpy as np
+
+    if not data.streamed:
+        return data.x
+    batches, count = [], 0
+    for batch in data.dataset:
+        batches.append(batch.numpy())
+        count += len(batches[-1])
+        if count >= rows:
+            break
+    if not batches:
+        raise UsageError(f"{data.description}: no data")
+    return np.concatenate(batches)
+
+
+def train_on_data(args, kwargs, out_path):
+    """``aezoo train --data SOURCE``: defaults from the data, validation, early stopping."""
+    if args.limit is not None:
+        raise UsageError("--limit applies to MNIST; give a smaller --data file instead")
+    if args.validation_data and args.validation_split:
+        raise UsageError("give --validation-data or --validation-split, not both")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    import keras
+    import numpy as np
+
+    from aezoo.models import VARIANTS
+    from aezoo.models.data_defaults import settings_for_data
+
+    data = load_source(args)
+    if data.streamed and args.validation_split:
+        raise UsageError(f"--validation-split needs data in memory; {data.description} is "
+                         "streamed: give --validation-data (e.g. tfds:NAME:train[90%:])")
+    validation = load_source(args, args.validation_data) if args.validation_data else None
+    if validation is not None and validation.features != data.features:
+        raise UsageError(f"--validation-data has {validation.features} features, --data "
+                         f"{data.features}")
+    cls = VARIANTS[args.model]
+    sample = _sample(data)
+    try:
+        settings, reason = settings_for_data(cls, sample, args.scaling, args.loss)
+    except ValueError as error:
+        raise UsageError(str(error))
+    for given in ("likelihood",):
+        if given in kwargs:
+            settings.pop(given, None)
+    print(f"Chose {reason}", flush=True)
+
+    keras.utils.set_random_seed(args.seed)
+    for key in ("hidden_dims", "latent_dim"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    try:
+        model = cls(input_dim=data.features, seed=args.seed, **settings, **kwargs)
+    except (ValueError, TypeError) as error:
+        return _fail(f"cannot build --model {args.model}: {error}")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate))
+
+    if data.streamed:
+        x_train, x_val = data.dataset, None if validation is None else validation.batches(
+            args.batch_size)
+    elif args.validation_split:
+        x_train, x_val = _split(data, args.validation_split, args.seed)
+    else:
+        x_train, x_val = data.x, None if validation is None else validation.batches(
+            args.batch_size)
+    if model.scaler is not None:
+        model.adapt(x_train)
+        print(f"  fitted {model.input_scaling} scaling on the training data", flush=True)
+    try:
+        model.check_target_range(x_train, "the training data")
+    except ValueError as error:
+        raise UsageError(str(error))
+    callbacks = []
+    if args.early_stopping:
+        monitor = "val_loss" if x_val is not None else "loss"
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=monitor, patience=args.early_stopping, restore_best_weights=True))
+    print(f"Training {cls.__name__} (--model {args.model}) {_architecture(model)}, "
+          f"{model.count_params():,} parameters; {args.epochs} epochs, batch "
+          f"{args.batch_size}, Adam lr {args.learning_rate:g}, seed {args.seed}"
+          + ("; validation " + (f"{len(x_val):,} rows" if isinstance(x_val, np.ndarray)
+                                else "from --validation-data") if x_val is not None else "")
+          + (f"; early stopping on {callbacks[0].monitor}, patience {args.early_stopping}"
+             if callbacks else ""), flush=True)
+    fit_kwargs = dict(epochs=args.epochs, verbose=2, callbacks=callbacks,
+                      validation_data=x_val)
+    if isinstance(x_train, np.ndarray):
+        history = model.fit(x_train, batch_size=args.batch_size, shuffle=True, **fit_kwargs)
+    else:
+        history = model.fit(x_train, **fit_kwargs)
+    epochs_run = len(history.history["loss"])
+    if epochs_run < args.epochs:
+        print(f"Early stopping after {epochs_run} epochs (best weights kept)", flush=True)
+    if out_path is not None:
+        model.save(out_path, overwrite=True)
+        print(f"Saved the model to {args.out}", flush=True)
+    _report_errors(model, x_val if x_val is not None else x_train,
+                   "validation" if x_val is not None else "training")
+    return 0
+
+
+def _report_errors(model, x, which):
+    """Prints the mean reconstruction error on the model's scale and on the raw scale."""
+    import numpy as np
+
+    scaled, raw = [], []
+    batches = [x[i:i + 1000] for i in range(0, len(x), 1000)] if isinstance(x, np.ndarray) \
+        else (b[0] if isinstance(b, tuple) else b for b in x)
+    for batch in batches:
+        scaled.append(np.asarray(model.reconstruction_error(batch)))
+        raw.append(np.asarray(model.reconstruction_error(batch, scale="raw")))
+    scaled, raw = np.concatenate(scaled), np.concatenate(raw)
+    where = f"{model.input_scaling} scale" if model.scaler is not None else "raw scale"
+    print(f"Mean {which} squared error per row: {scaled.mean():.4g} ({where}, summed over "
+          f"{model.input_dim} features, {len(scaled):,} rows)"
+          + (f"; {raw.mean():.4g} on the raw scale" if model.scaler is not None else ""))
+

@@ -12,10 +12,12 @@ from keras import ops
 
 from aezoo import backend  # noqa: F401  (TensorFlow backend check)
 from aezoo.layers.losses import bernoulli_cross_entropy, squared_error
+from aezoo.layers.scaling import SCALINGS, FeatureScaling
 from aezoo.layers.tied import TiedDense
 from aezoo.validation import check_array, check_input
 
 RECONSTRUCTION_LOSSES = ("cross_entropy", "squared_error")
+ERROR_SCALES = ("scaled", "raw")
 
 
 @keras.saving.register_keras_serializable(package="aezoo")
@@ -36,11 +38,18 @@ class Autoencoder(keras.Model):
             the batch.
         tied: decoder kernels are the transposed encoder kernels.
         weight_decay: L2 penalty on every kernel (not biases).
+        input_scaling: None, "standardize" or "minmax": a ``FeatureScaling``
+            layer inside the model, fitted on the training data (``adapt``, or
+            the first ``fit``), so every method and export takes raw features
+            and ``decode``/``call`` return them on the raw scale. The losses
+            are computed on the scaled features.
         seed: seeds weight initialisation (and any noise) for reproducible runs.
 
     Train with ``model.compile(optimizer=...)`` and ``model.fit(x)``: the input
     is the target unless ``y`` is given. Metrics: ``loss``, ``reconstruction``
-    and, where the model has one, ``penalty``.
+    and, where the model has one, ``penalty``. ``fit`` refuses data outside
+    [0, 1] (after the scaling) for the cross-entropy loss, naming the range
+    found.
     """
 
     # The loss terms every model of this class reports, besides the total.
@@ -60,6 +69,7 @@ class Autoencoder(keras.Model):
         reconstruction_loss="cross_entropy",
         tied=False,
         weight_decay=0.0,
+        input_scaling=None,
         seed=None,
         **kwargs,
     ):
@@ -81,6 +91,12 @@ class Autoencoder(keras.Model):
             )
         if float(weight_decay) < 0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
+        if input_scaling is not None and input_scaling not in SCALINGS:
+            raise ValueError(f"unknown input_scaling {input_scaling!r}; choose None or one "
+                             f"of {list(SCALINGS)}.")
+        self.input_scaling = input_scaling
+        self.scaler = (None if input_scaling is None
+                       else FeatureScaling(input_scaling, self.input_dim, name="input_scaling"))
         self.activation = activation
         self.code_activation = code_activation
         self.output_activation = output_activation
@@ -112,6 +128,7 @@ class Autoencoder(keras.Model):
             "reconstruction_loss": self.reconstruction_loss,
             "tied": self.tied,
             "weight_decay": self.weight_decay,
+            "input_scaling": self.input_scaling,
             "seed": self.seed,
         }
 
@@ -200,24 +217,46 @@ class Autoencoder(keras.Model):
         self.built = True
 
     # ---------------------------------------------------------------- forward
+    def scaled_inputs(self, x, name="x"):
+        """``x`` checked (shape, dtype, finite) and mapped to the model's scale."""
+        x = check_input(x, self.input_dim, name=name)
+        return x if self.scaler is None else self.scaler(x)
+
+    def raw_outputs(self, x_hat):
+        """Reconstructions on the model's scale mapped back to the raw features."""
+        return x_hat if self.scaler is None else self.scaler.invert(x_hat)
+
     def encode(self, x, training=False):
-        """The code for ``x`` (batch, input_dim) -> (batch, latent_dim)."""
-        return self._encode(check_input(x, self.input_dim), training)
+        """The code for raw ``x`` (batch, input_dim) -> (batch, latent_dim)."""
+        return self._encode(self.scaled_inputs(x), training)
 
     def decode(self, code, training=False):
-        """The reconstruction for ``code`` (batch, latent_dim) -> (batch, input_dim)."""
+        """The raw-scale reconstruction for ``code`` (batch, latent_dim) -> (batch, input_dim)."""
         code = check_input(code, self.latent_dim, name="code")
-        return self._output_fn(self._decode_logits(code, training))
+        return self.raw_outputs(self._output_fn(self._decode_logits(code, training)))
 
     def call(self, x, training=False):
-        """The reconstruction of ``x``."""
-        x = check_input(x, self.input_dim)
+        """The reconstruction of raw ``x``, on the raw scale."""
+        return self.raw_outputs(self._reconstruct_scaled(self.scaled_inputs(x), training))
+
+    def _reconstruct_scaled(self, x, training=False):
         return self._output_fn(self._decode_logits(self._encode(x, training), training))
 
-    def reconstruction_error(self, x):
-        """Per-example squared error summed over features: the anomaly score."""
-        x = check_input(x, self.input_dim)
-        return squared_error(x, self(x))
+    def reconstruction_error(self, x, scale="scaled"):
+        """Per-example squared error summed over features: the anomaly score.
+
+        ``scale="scaled"`` (the default) measures it on the model's scale
+        (standardized units with ``input_scaling="standardize"``, so every
+        feature counts alike; the raw features without scaling);
+        ``scale="raw"`` on the raw features.
+        """
+        if scale not in ERROR_SCALES:
+            raise ValueError(f"scale must be one of {ERROR_SCALES}, got {scale!r}.")
+        scaled = self.scaled_inputs(x)
+        x_hat = self._reconstruct_scaled(scaled)
+        if scale == "raw" and self.scaler is not None:
+            return squared_error(check_input(x, self.input_dim), self.raw_outputs(x_hat))
+        return squared_error(scaled, x_hat)
 
     def _encode(self, x, training=False):
         for layer in self.encoder_layers:
@@ -301,8 +340,8 @@ class Autoencoder(keras.Model):
 
     def _unpack(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x = check_input(x, self.input_dim)
-        target = x if y is None else check_input(y, self.input_dim, name="y")
+        x = self.scaled_inputs(x)
+        target = x if y is None else self.scaled_inputs(y, name="y")
         return x, target, sample_weight
 
     @staticmethod
@@ -333,11 +372,60 @@ class Autoencoder(keras.Model):
     def metrics(self):
         return [self.total_loss_tracker, *self.term_trackers.values()]
 
+    # ---------------------------------------------------------------- scaling
+    def adapt(self, data):
+        """Fits the input scaling on ``data`` (array or dataset of batches); returns self."""
+        if self.scaler is None:
+            raise ValueError("this model has no input_scaling to adapt")
+        self.scaler.adapt(data)
+        return self
+
+    def target_range(self):
+        """(low, high) the loss needs the scaled targets in, or None for any value."""
+        return (0.0, 1.0) if self.reconstruction_loss == "cross_entropy" else None
+
+    def check_target_range(self, data, name="x"):
+        """Raises ValueError naming the range found when the loss cannot take ``data``.
+
+        ``data`` is an array of raw rows, or a dataset whose first batch is checked.
+        """
+        needed = self.target_range()
+        if needed is None:
+            return
+        if isinstance(data, tf.data.Dataset):
+            batch = next(iter(data.take(1)), None)
+            if batch is None:
+                return
+            data = batch[0] if isinstance(batch, (tuple, list)) else batch
+            name = f"the first batch of {name}"
+        array = np.asarray(data)
+        if array.size == 0:
+            return
+        if self.scaler is not None:
+            array = self.scaler.transform_numpy(array)
+        low, high = float(np.min(array)), float(np.max(array))
+        # Float32 statistics put min-max-scaled training data a rounding error
+        # outside [0, 1]; that is not what this check is for.
+        slack = 1e-5
+        if low < needed[0] - slack or high > needed[1] + slack:
+            scaled = f" after input_scaling={self.input_scaling!r}" if self.scaler else ""
+            raise ValueError(
+                f"{type(self).__name__}'s {self.reconstruction_loss} loss needs {name} in "
+                f"[{needed[0]:g}, {needed[1]:g}]{scaled}, but it lies in [{low:.4g}, "
+                f"{high:.4g}]. Use reconstruction_loss='squared_error' with "
+                "output_activation='linear' (and input_scaling='standardize') for real-"
+                "valued data, or input_scaling='minmax' to map it into [0, 1]."
+            )
+
     # Concrete inputs are checked up front so a bad array fails at once with
-    # a plain error rather than inside the compiled step.
+    # a plain error rather than inside the compiled step; the scaling is
+    # fitted on the first fit's data when ``adapt`` was not called.
     def fit(self, x=None, y=None, *args, **kwargs):
         self._check_concrete(x, "x")
         self._check_concrete(y, "y")
+        if self.scaler is not None and not self.scaler.adapted:
+            self.scaler.adapt(x)
+        self.check_target_range(x if y is None else y, "x" if y is None else "y")
         return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):

@@ -41,7 +41,10 @@ class ContractiveAutoencoder(Autoencoder):
         return not self.hidden_dims and self.code_activation == "sigmoid"
 
     def jacobian_norm(self, x, training=False):
-        """||J_f(x)||_F^2 per example."""
+        """||J_f(x)||_F^2 per example, for raw ``x`` (the Jacobian is the scaled input's)."""
+        return self._jacobian_norm(self.scaled_inputs(x), training)
+
+    def _jacobian_norm(self, x, training=False):
         if self.uses_closed_form:
             code = self._encode(x, training)
             return sigmoid_dense_jacobian_norm(code, self.encoder_layers[-1].kernel)
@@ -51,7 +54,7 @@ class ContractiveAutoencoder(Autoencoder):
         if self.uses_closed_form:
             norm = sigmoid_dense_jacobian_norm(code, self.encoder_layers[-1].kernel)
         else:
-            norm = self.jacobian_norm(x, training)
+            norm = self._jacobian_norm(x, training)
         return self.contractive_weight * norm
 
     def get_config(self):

@@ -11,7 +11,6 @@ from keras import ops
 from aezoo.layers.losses import gaussian_kl_to_standard_normal, monte_carlo_kl
 from aezoo.layers.priors import PRIORS
 from aezoo.models.base import Autoencoder
-from aezoo.validation import check_input
 
 tfd = tfp.distributions
 
@@ -133,16 +132,18 @@ class VariationalAutoencoder(Autoencoder):
     # ----------------------------------------------------------------- forward
     def encode(self, x, training=False):
         """The posterior mean E[z|x]."""
-        mean, _ = self._posterior_params(check_input(x, self.input_dim), training)
+        mean, _ = self._posterior_params(self.scaled_inputs(x), training)
         return mean
 
     def encode_stddev(self, x):
         """The posterior standard deviation, per latent unit."""
-        _, stddev = self._posterior_params(check_input(x, self.input_dim))
+        _, stddev = self._posterior_params(self.scaled_inputs(x))
         return stddev
 
-    def call(self, x, training=False):
-        return self.decode(self.encode(x, training), training)
+    def _reconstruct_scaled(self, x, training=False):
+        """The mean of p(x|z) at the posterior mean: what ``call`` returns."""
+        mean, _ = self._posterior_params(x, training)
+        return self._output_fn(self._decode_logits(mean, training))
 
     def sample(self, n, seed=None):
         """``n`` draws of the mean of p(x|z), z from the prior."""
@@ -150,7 +151,7 @@ class VariationalAutoencoder(Autoencoder):
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}.")
         z = self.prior.distribution().sample(n, seed=seed)
-        return self._output_fn(self._decode_logits(z))
+        return self.raw_outputs(self._output_fn(self._decode_logits(z)))
 
     # ------------------------------------------------------------------ losses
     def compute_loss_terms(self, x, target, training=False):
@@ -170,7 +171,7 @@ class VariationalAutoencoder(Autoencoder):
         x = np.asarray(x)
         terms = [
             self.compute_loss_terms(chunk, chunk)
-            for chunk in _chunks(check_input(x, self.input_dim), batch_size)
+            for chunk in _chunks(self.scaled_inputs(x), batch_size)
         ]
         return np.concatenate(
             [-(t["reconstruction"] + t["kl"]).numpy() for t in terms]
@@ -187,7 +188,7 @@ class VariationalAutoencoder(Autoencoder):
         num_samples = int(num_samples)
         if num_samples < 1:
             raise ValueError(f"num_samples must be >= 1, got {num_samples}.")
-        x = check_input(x, self.input_dim)
+        x = self.scaled_inputs(x)
         chunk = min(num_samples, 500)
         generator = tf.random.Generator.from_seed(seed)
         results = []
