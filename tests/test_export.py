@@ -12,7 +12,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 import time
 
@@ -37,6 +36,8 @@ from aezoo.export import (
 from aezoo.cli.export import add_parser as add_export_parser
 from aezoo.models import VARIANTS, VariationalAutoencoder
 from aezoo.serving import SIGNATURE_INPUTS, predict_request, rest_predict_body
+from helpers import assert_script_imports_no_tensorflow, finish, stop
+from helpers import start as start_process
 from pretrain import RBM, unroll
 from variants import make_small
 
@@ -150,14 +151,21 @@ def parse_show_all(text):
 
 # ------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """{name: (model, version dir, inputs)} for every model, exported once."""
-    base = tmp_path_factory.mktemp("saved_models")
+def exports(exported_deep_and_vae):
+    """{name: (model, version dir, inputs)} for every model, exported once.
+
+    "deep" and "vae" are the session's exports (shared with test_serving.py);
+    the others join them in the same base folder.
+    """
+    base = os.path.dirname(os.path.dirname(exported_deep_and_vae["deep"][1]))
     rng = np.random.default_rng(0)
     result = {}
     for name, build in MODELS.items():
-        model = build()
-        path = export_saved_model(model, base, name)
+        if name in exported_deep_and_vae:
+            model, path = exported_deep_and_vae[name]
+        else:
+            model = build()
+            path = export_saved_model(model, base, name)
         result[name] = (model, path, make_inputs(model, rng))
     return result
 
@@ -181,18 +189,23 @@ def standalone(exports, tmp_path_factory):
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["CUDA_VISIBLE_DEVICES"] = ""
     start = time.perf_counter()
-    # The two processes import TensorFlow side by side.
-    cli = subprocess.Popen(
+    # The two processes import TensorFlow side by side; both are killed if
+    # they outlive their timeout or the check fails.
+    cli = start_process(
         [SAVED_MODEL_CLI, "show", "--dir", exports["vae_mixture"][1], "--all"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=work,
+        env=env, cwd=work,
     )
-    check = subprocess.run(
-        [sys.executable, os.path.join(TESTS_DIR, "standalone_check.py"), str(work)],
-        capture_output=True, text=True, env=env, cwd=work, timeout=300,
-    )
-    cli_out, cli_err = cli.communicate(timeout=300)
-    assert check.returncode == 0, check.stderr[-3000:]
-    assert cli.returncode == 0, cli_err[-3000:]
+    try:
+        check = start_process(
+            [sys.executable, os.path.join(TESTS_DIR, "standalone_check.py"), str(work)],
+            env=env, cwd=work,
+        )
+        check_code, _, check_err = finish(check, timeout=300)
+        cli_code, cli_out, cli_err = finish(cli, timeout=300)
+    finally:
+        stop(cli)  # when the check failed or timed out first
+    assert check_code == 0, check_err[-3000:]
+    assert cli_code == 0, cli_err[-3000:]
     report = json.loads((work / "report.json").read_text())
     report["cli_show_all"] = cli_out
     report["seconds"] = time.perf_counter() - start
@@ -490,17 +503,14 @@ def test_cli_exports_a_keras_file(tmp_path, capsys):
 
 def test_export_parser_does_not_import_tensorflow():
     script = (
-        "import argparse, sys\n"
+        "import argparse\n"
         "from aezoo.cli.export import add_parser as add_export_parser\n"
         "parser = argparse.ArgumentParser()\n"
         "add_export_parser(parser.add_subparsers())\n"
         "args = parser.parse_args(['export', 'm.keras', '--name', 'deep', '--version', '3'])\n"
         "assert (args.name, args.version, args.base_dir) == ('deep', 3, 'saved_models/serving')\n"
-        "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
-        "assert not loaded, loaded\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert_script_imports_no_tensorflow(script)
 
 
 # ------------------------------------------------------------ fine-tuning

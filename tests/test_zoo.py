@@ -12,6 +12,7 @@ from aezoo import zoo
 from aezoo.cli import main
 from aezoo.models import VARIANTS
 from aezoo.zoo import metrics, recipes
+from helpers import damage_file
 from variants import make_small
 
 X = np.random.default_rng(0).uniform(size=(32, 20)).astype("float32")
@@ -132,20 +133,11 @@ def test_classifier_entry(tmp_path):
     assert zoo.encoder("clf", root=tmp_path).output_shape == (None, 8)
 
 
-@pytest.mark.parametrize("damage", ["missing", "truncated", "altered"])
-def test_damaged_file_refused(tmp_path, damage):
+@pytest.mark.parametrize("damage, word", [("missing", "missing"), ("truncated", "truncated"),
+                                          ("flipped", "altered")])
+def test_damaged_file_refused(tmp_path, damage, word):
     _publish(tmp_path)
-    path = os.path.join(tmp_path, "tiny", "tiny.keras")
-    if damage == "missing":
-        os.remove(path)
-    elif damage == "truncated":
-        with open(path, "r+b") as handle:
-            handle.truncate(os.path.getsize(path) // 2)
-    else:
-        data = bytearray(open(path, "rb").read())
-        data[len(data) // 2] ^= 0xFF
-        open(path, "wb").write(bytes(data))
-    word = {"missing": "missing", "truncated": "truncated", "altered": "altered"}[damage]
+    damage_file(os.path.join(tmp_path, "tiny", "tiny.keras"), damage)
     with pytest.raises(zoo.ZooIntegrityError, match=f"tiny.keras.*{word}"):
         zoo.load("tiny", root=tmp_path)
     bad = [r for r in zoo.verify("tiny", tmp_path) if r["status"] != "ok"]
