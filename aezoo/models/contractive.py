@@ -1,6 +1,7 @@
 """The contractive autoencoder (Rifai et al. 2011)."""
 
 import keras
+from keras import ops
 
 from aezoo.layers.contractive import jacobian_frobenius_norm, sigmoid_dense_jacobian_norm
 from aezoo.models.base import Autoencoder
@@ -42,6 +43,7 @@ class ContractiveAutoencoder(Autoencoder):
 
     def jacobian_norm(self, x, training=False):
         """||J_f(x)||_F^2 per example."""
+        x = ops.convert_to_tensor(x, "float32")  # the tape watches tensors, not arrays
         if self.uses_closed_form:
             code = self._encode(x, training)
             return sigmoid_dense_jacobian_norm(code, self.encoder_layers[-1].kernel)
