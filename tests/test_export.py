@@ -33,7 +33,6 @@ from aezoo.export import (
     signature_defs,
     write_models_config,
 )
-from aezoo.cli.export import add_parser as add_export_parser
 from aezoo.models import VARIANTS, VariationalAutoencoder
 from aezoo.serving import SIGNATURE_INPUTS, predict_request, rest_predict_body
 from helpers import assert_script_imports_no_tensorflow, finish, stop
@@ -466,21 +465,16 @@ def test_warmup_requests_cover_every_signature_and_run(exports):
 
 
 # ------------------------------------------------------------------- CLI
-def _export_args(argv):
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="aezoo")
-    add_export_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
-
-
 def test_cli_exports_a_keras_file(tmp_path, capsys):
+    # Through the real entry point, as `aezoo export ...` runs it.
+    from aezoo.cli import main
+
     model = make_small("ksparse")
     model.save(tmp_path / "model.keras")
     base = tmp_path / "saved_models"
-    args = _export_args(["export", str(tmp_path / "model.keras"), "--base-dir", str(base),
-                         "--name", "ks", "--version", "2"])
-    assert args.handler(args) == 0
+    argv = ["export", str(tmp_path / "model.keras"), "--base-dir", str(base),
+            "--name", "ks", "--version", "2"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Exported KSparseAutoencoder" in out and "models.config" in out
     assert exported_models(base) == {"ks": [2]}
@@ -488,17 +482,22 @@ def test_cli_exports_a_keras_file(tmp_path, capsys):
     loaded = tf.saved_model.load(str(base / "ks" / "2"))
     np.testing.assert_allclose(loaded.signatures["encode"](x=x)["code"], model.encode(x),
                                atol=ATOL)
-    # An existing version, a wrong suffix and a missing file are usage errors.
-    from aezoo.cli import UsageError
-
-    with pytest.raises(UsageError, match="--overwrite"):
-        args.handler(args)
-    for argv in (["export", str(tmp_path / "model.h5"), "--name", "m"],
-                 ["export", str(tmp_path / "missing.keras"), "--name", "m"],
-                 ["export", str(tmp_path / "model.keras"), "--name", "a b"]):
-        bad = _export_args(argv + ["--base-dir", str(base)])
-        with pytest.raises(UsageError):
-            bad.handler(bad)
+    # Usage errors exit 2 with a message and no traceback, and leave the export as it is.
+    inputs = keras.Input((3,))
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(tmp_path / "plain.keras")
+    (tmp_path / "junk.keras").write_bytes(b"not a zip file")
+    for bad, message in [
+        (argv, "--overwrite"),
+        ([*argv[:1], str(tmp_path / "model.h5"), *argv[2:]], ".keras file"),
+        ([*argv[:1], str(tmp_path / "missing.keras"), *argv[2:]], "does not exist"),
+        ([*argv[:5], "a b"], "--name"),
+        ([*argv[:1], str(tmp_path / "plain.keras"), *argv[2:5], "plain"], "not an aezoo"),
+        ([*argv[:1], str(tmp_path / "junk.keras"), *argv[2:5], "junk"], "cannot load"),
+    ]:
+        assert main(bad) == 2, bad
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (bad, err)
+    assert exported_models(base) == {"ks": [2]}
 
 
 def test_export_parser_does_not_import_tensorflow():

@@ -396,3 +396,66 @@ def test_table_and_readme_markers(tmp_path, capsys):
     (tmp_path / "plain.md").write_text("no markers\n")
     with pytest.raises(ValueError, match="no zoo table markers"):
         report.readme_table(str(tmp_path / "plain.md"))
+
+
+# ------------------------------------------------------------- zoo train/evaluate
+TINY_RECIPE = {
+    "name": "tiny-curves-vae",
+    "description": "a test recipe: 64 curves, one epoch",
+    "model": {"class": "VariationalAutoencoder",
+              "args": {"input_dim": 784, "hidden_dims": [16], "latent_dim": 2}},
+    "data": {"name": "curves", "train": 64, "test": 16, "train_seed": 1, "test_seed": 2},
+    "training": {"epochs": 1, "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32},
+    "seed": 0,
+    "metrics": [{"name": "squared_error"}, {"name": "elbo"}, {"name": "nll"}],
+}
+
+
+def _row(out, metric):
+    """The cells of the `aezoo zoo evaluate` table's row for ``metric``."""
+    return next(line.split() for line in out.splitlines() if line.startswith(metric + " "))
+
+
+def test_zoo_train_and_evaluate_end_to_end(tmp_path, capsys):
+    from aezoo.data import make_curves
+
+    recipe = tmp_path / "tiny.json"
+    recipe.write_text(json.dumps(TINY_RECIPE))
+    root = str(tmp_path / "zoo")
+    train = ["zoo", "train", str(recipe), "--out-root", root, "--cheap-only"]
+    assert main(train) == 0
+    assert "Published tiny-curves-vae" in capsys.readouterr().out
+    card = zoo.info("tiny-curves-vae", root)
+    values = {m["name"]: m["value"] for m in card["metrics"]}
+    assert values["nll"] is None  # expensive: not measured with --cheap-only
+    model = zoo.load("tiny-curves-vae", root=root)
+    x_test = make_curves(16, seed=2)
+    reconstruction = model.predict(x_test, verbose=0).astype("float64")
+    assert values["squared_error"] == pytest.approx(
+        np.mean(np.sum((x_test - reconstruction) ** 2, axis=1)), rel=1e-5)
+    assert card["data"]["splits"] == {"train": 64, "test": 16}
+
+    # An existing entry is kept unless --overwrite.
+    before = (tmp_path / "zoo" / "tiny-curves-vae" / "card.json").read_text()
+    assert main(train) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "zoo" / "tiny-curves-vae" / "card.json").read_text() == before
+
+    # --all measures the NLL too, --write stores it; the printed "now" is the stored value.
+    evaluate = ["zoo", "evaluate", "tiny-curves-vae", "--root", root, "--all", "--nll-images",
+                "4", "--write"]
+    assert main(evaluate) == 0
+    out = capsys.readouterr().out
+    nll = next(m for m in zoo.info("tiny-curves-vae", root)["metrics"] if m["name"] == "nll")
+    assert nll["value"] == pytest.approx(
+        metrics.importance_sampled_nll(model, x_test, images=4), rel=1e-6)
+    assert float(_row(out, "nll")[1]) == pytest.approx(nll["value"], rel=1e-2)
+    assert nll["command"] == "aezoo zoo evaluate tiny-curves-vae --all --nll-images 4"
+    now, stored = _row(out, "squared_error")[1:3]
+    assert float(now) == pytest.approx(values["squared_error"], rel=1e-2)
+    assert float(stored) == pytest.approx(values["squared_error"], rel=1e-2)
+    assert all(r["status"] == "ok" for r in zoo.verify(root=root))
+
+    assert main([*train, "--overwrite"]) == 0
+    capsys.readouterr()
+    assert zoo.info("tiny-curves-vae", root)["metrics"][2]["value"] is None  # a new entry

@@ -140,7 +140,12 @@ def test_evaluate_command_prints_now_beside_card(mnist_dir, capsys):
     assert main(["zoo", "evaluate", name, "--root", ROOT]) == 0
     out = capsys.readouterr().out
     assert "now" in out and "card" in out and "paper" in out
-    assert _card_value(zoo.info(name, ROOT), "squared_error") is not None
+    # The same model on the same 10,000 test images: "now" is the card's value
+    # (printed to 4 significant digits), and "card" is the stored one.
+    stored = _card_value(zoo.info(name, ROOT), "squared_error")
+    row = next(line.split() for line in out.splitlines() if line.startswith("squared_error "))
+    assert float(row[1]) == pytest.approx(stored, rel=1e-3)
+    assert float(row[2]) == pytest.approx(stored, rel=1e-3)
 
 
 @needs_models
