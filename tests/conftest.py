@@ -28,7 +28,7 @@ tf.config.set_logical_device_configuration(
 )
 
 from aezoo.data import load_mnist  # noqa: E402
-from aezoo.data.mnist import find_local_mnist_dir  # noqa: E402
+from aezoo.data.mnist import ENV_VAR, find_local_mnist_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +39,28 @@ def two_cpu_strategy():
     return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
+def missing_mnist_is_an_error():
+    """Whether a test that needs MNIST must fail, not skip, when it is missing.
+
+    On a user's machine without data a skip is right; in CI (CI=true), or when
+    AEZOO_DATA_DIR names a folder that does not hold the four IDX files, a skip
+    would hide a misconfigured run behind a green result.
+    """
+    return os.environ.get("CI", "").lower() in ("true", "1") or bool(os.environ.get(ENV_VAR))
+
+
 @pytest.fixture(scope="session")
 def mnist_dir():
-    """The local MNIST directory from AEZOO_DATA_DIR; skips the test without one."""
+    """The local MNIST directory from AEZOO_DATA_DIR; skips the test without one (fails in CI)."""
     directory = find_local_mnist_dir()
     if directory is None:
+        if missing_mnist_is_an_error():
+            pytest.fail(
+                f"MNIST not found but required: {ENV_VAR}={os.environ.get(ENV_VAR, '')!r} "
+                f"(CI={os.environ.get('CI', '')!r}) does not name a readable folder with "
+                "the four IDX files",
+                pytrace=False,
+            )
         pytest.skip(
             "MNIST not found: set AEZOO_DATA_DIR to a folder with the IDX files "
             "(e.g. ../shared/data/mnist)"
@@ -67,3 +84,22 @@ def binary_patterns():
     picks = rng.integers(0, 4, size=256)
     flips = rng.uniform(size=(256, 20)) < 0.05
     return (prototypes[picks] ^ flips).astype("float32")
+
+
+@pytest.fixture(scope="session")
+def exported_deep_and_vae(tmp_path_factory):
+    """{"deep" | "vae": (model, version folder)}: the small models, exported once.
+
+    tests/test_export.py and tests/test_serving.py both serve these; exporting
+    (tracing every signature, writing warm-up requests) is the slow part, so
+    it happens once per session. Tests must not change the folders.
+    """
+    from aezoo.export import export_saved_model
+    from variants import make_small
+
+    base = tmp_path_factory.mktemp("saved_models")
+    exported = {}
+    for name in ("deep", "vae"):
+        model = make_small(name)
+        exported[name] = (model, export_saved_model(model, base, name))
+    return exported

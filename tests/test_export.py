@@ -12,7 +12,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 import time
 
@@ -34,9 +33,10 @@ from aezoo.export import (
     signature_defs,
     write_models_config,
 )
-from aezoo.cli.export import add_parser as add_export_parser
 from aezoo.models import VARIANTS, VariationalAutoencoder
 from aezoo.serving import SIGNATURE_INPUTS, predict_request, rest_predict_body
+from helpers import assert_script_imports_no_tensorflow, finish, stop
+from helpers import start as start_process
 from pretrain import RBM, unroll
 from variants import make_small
 
@@ -150,14 +150,21 @@ def parse_show_all(text):
 
 # ------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-    """{name: (model, version dir, inputs)} for every model, exported once."""
-    base = tmp_path_factory.mktemp("saved_models")
+def exports(exported_deep_and_vae):
+    """{name: (model, version dir, inputs)} for every model, exported once.
+
+    "deep" and "vae" are the session's exports (shared with test_serving.py);
+    the others join them in the same base folder.
+    """
+    base = os.path.dirname(os.path.dirname(exported_deep_and_vae["deep"][1]))
     rng = np.random.default_rng(0)
     result = {}
     for name, build in MODELS.items():
-        model = build()
-        path = export_saved_model(model, base, name)
+        if name in exported_deep_and_vae:
+            model, path = exported_deep_and_vae[name]
+        else:
+            model = build()
+            path = export_saved_model(model, base, name)
         result[name] = (model, path, make_inputs(model, rng))
     return result
 
@@ -181,18 +188,23 @@ def standalone(exports, tmp_path_factory):
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     env["CUDA_VISIBLE_DEVICES"] = ""
     start = time.perf_counter()
-    # The two processes import TensorFlow side by side.
-    cli = subprocess.Popen(
+    # The two processes import TensorFlow side by side; both are killed if
+    # they outlive their timeout or the check fails.
+    cli = start_process(
         [SAVED_MODEL_CLI, "show", "--dir", exports["vae_mixture"][1], "--all"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=work,
+        env=env, cwd=work,
     )
-    check = subprocess.run(
-        [sys.executable, os.path.join(TESTS_DIR, "standalone_check.py"), str(work)],
-        capture_output=True, text=True, env=env, cwd=work, timeout=300,
-    )
-    cli_out, cli_err = cli.communicate(timeout=300)
-    assert check.returncode == 0, check.stderr[-3000:]
-    assert cli.returncode == 0, cli_err[-3000:]
+    try:
+        check = start_process(
+            [sys.executable, os.path.join(TESTS_DIR, "standalone_check.py"), str(work)],
+            env=env, cwd=work,
+        )
+        check_code, _, check_err = finish(check, timeout=300)
+        cli_code, cli_out, cli_err = finish(cli, timeout=300)
+    finally:
+        stop(cli)  # when the check failed or timed out first
+    assert check_code == 0, check_err[-3000:]
+    assert cli_code == 0, cli_err[-3000:]
     report = json.loads((work / "report.json").read_text())
     report["cli_show_all"] = cli_out
     report["seconds"] = time.perf_counter() - start
@@ -453,21 +465,16 @@ def test_warmup_requests_cover_every_signature_and_run(exports):
 
 
 # ------------------------------------------------------------------- CLI
-def _export_args(argv):
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="aezoo")
-    add_export_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(argv)
-
-
 def test_cli_exports_a_keras_file(tmp_path, capsys):
+    # Through the real entry point, as `aezoo export ...` runs it.
+    from aezoo.cli import main
+
     model = make_small("ksparse")
     model.save(tmp_path / "model.keras")
     base = tmp_path / "saved_models"
-    args = _export_args(["export", str(tmp_path / "model.keras"), "--base-dir", str(base),
-                         "--name", "ks", "--version", "2"])
-    assert args.handler(args) == 0
+    argv = ["export", str(tmp_path / "model.keras"), "--base-dir", str(base),
+            "--name", "ks", "--version", "2"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Exported KSparseAutoencoder" in out and "models.config" in out
     assert exported_models(base) == {"ks": [2]}
@@ -475,32 +482,34 @@ def test_cli_exports_a_keras_file(tmp_path, capsys):
     loaded = tf.saved_model.load(str(base / "ks" / "2"))
     np.testing.assert_allclose(loaded.signatures["encode"](x=x)["code"], model.encode(x),
                                atol=ATOL)
-    # An existing version, a wrong suffix and a missing file are usage errors.
-    from aezoo.cli import UsageError
-
-    with pytest.raises(UsageError, match="--overwrite"):
-        args.handler(args)
-    for argv in (["export", str(tmp_path / "model.h5"), "--name", "m"],
-                 ["export", str(tmp_path / "missing.keras"), "--name", "m"],
-                 ["export", str(tmp_path / "model.keras"), "--name", "a b"]):
-        bad = _export_args(argv + ["--base-dir", str(base)])
-        with pytest.raises(UsageError):
-            bad.handler(bad)
+    # Usage errors exit 2 with a message and no traceback, and leave the export as it is.
+    inputs = keras.Input((3,))
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(tmp_path / "plain.keras")
+    (tmp_path / "junk.keras").write_bytes(b"not a zip file")
+    for bad, message in [
+        (argv, "--overwrite"),
+        ([*argv[:1], str(tmp_path / "model.h5"), *argv[2:]], ".keras file"),
+        ([*argv[:1], str(tmp_path / "missing.keras"), *argv[2:]], "does not exist"),
+        ([*argv[:5], "a b"], "--name"),
+        ([*argv[:1], str(tmp_path / "plain.keras"), *argv[2:5], "plain"], "not an aezoo"),
+        ([*argv[:1], str(tmp_path / "junk.keras"), *argv[2:5], "junk"], "cannot load"),
+    ]:
+        assert main(bad) == 2, bad
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (bad, err)
+    assert exported_models(base) == {"ks": [2]}
 
 
 def test_export_parser_does_not_import_tensorflow():
     script = (
-        "import argparse, sys\n"
+        "import argparse\n"
         "from aezoo.cli.export import add_parser as add_export_parser\n"
         "parser = argparse.ArgumentParser()\n"
         "add_export_parser(parser.add_subparsers())\n"
         "args = parser.parse_args(['export', 'm.keras', '--name', 'deep', '--version', '3'])\n"
         "assert (args.name, args.version, args.base_dir) == ('deep', 3, 'saved_models/serving')\n"
-        "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
-        "assert not loaded, loaded\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert_script_imports_no_tensorflow(script)
 
 
 # ------------------------------------------------------------ fine-tuning

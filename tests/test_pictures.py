@@ -11,12 +11,25 @@ from variants import make_small
 def test_code_scatter_colours_each_digit(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 20)
-    codes = rng.normal(size=(200, 2)) + labels[:, None]
+    codes = np.stack([labels, labels % 3], axis=1) + rng.normal(scale=0.1, size=(200, 2))
     path = pictures.code_scatter(codes, labels, tmp_path / "codes.png", size=200)
     image = np.asarray(Image.open(path).convert("RGB"))
     assert image.shape == (200, 260, 3)
-    colours = {tuple(c) for c in image.reshape(-1, 3)}
-    assert all(colour in colours for colour in pictures.DIGIT_COLOURS)
+    # The points, not the legend (right of x = 200): digit d's codes sit at
+    # x ~ d and y ~ d % 3, so its colour's pixels must lie left to right by d
+    # and bottom to top (PNG rows grow downwards) by d % 3.
+    plot = image[:, :200]
+    columns, rows = [], []
+    for colour in pictures.DIGIT_COLOURS:
+        ys, xs = np.nonzero(np.all(plot == colour, axis=-1))
+        assert len(xs) > 20 * 4, colour  # 20 points of a few pixels each
+        columns.append(xs.mean())
+        rows.append(ys.mean())
+    assert np.all(np.diff(columns) > 5), columns
+    for digit in range(10):
+        for other in range(10):
+            if digit % 3 < other % 3:
+                assert rows[digit] > rows[other] + 5, (digit, other, rows)
 
 
 @pytest.mark.parametrize("codes, labels, message", [

@@ -57,6 +57,51 @@ def test_free_energy_matches_brute_force():
                                rtol=1e-5)
 
 
+def _tiny_rbm(visible, hidden, seed=0):
+    rbm = RBM(2, visible=visible, hidden=hidden, seed=3)
+    rbm.build((None, 3))
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(3, 2)).astype("float32")
+    b, c = rng.normal(size=3).astype("float32"), rng.normal(size=2).astype("float32")
+    rbm.kernel.assign(W)
+    rbm.visible_bias.assign(b)
+    rbm.hidden_bias.assign(c)
+    return rbm, W.astype("float64"), b.astype("float64"), c.astype("float64")
+
+
+def test_gaussian_visible_free_energy_matches_brute_force():
+    # E(v, h) = |v - b|^2 / 2 - c.h - v W h (unit variance), h binary: summed exactly.
+    rbm, W, b, c = _tiny_rbm("gaussian", "binary")
+    v = np.random.default_rng(1).normal(size=(6, 3)) * 2
+    hidden_states = np.array(list(itertools.product([0, 1], repeat=2)), "float64")
+    for row, free_energy in zip(v, rbm.free_energy(v.astype("float32"))):
+        energies = [0.5 * np.sum((row - b) ** 2) - h @ c - row @ W @ h for h in hidden_states]
+        assert free_energy == pytest.approx(-np.log(np.sum(np.exp(-np.array(energies)))),
+                                            abs=1e-4)
+
+
+def test_linear_hidden_free_energy_matches_brute_force_up_to_a_constant():
+    # E(v, h) = -b.v + |h - c|^2 / 2 - v W h, h real: integrated numerically per
+    # hidden unit (the energy separates over them). The constant (it does not
+    # depend on v) cancels in p(v), so differences between states must match.
+    rbm, W, b, c = _tiny_rbm("binary", "linear")
+    states = np.array(list(itertools.product([0, 1], repeat=3)), "float64")
+    grid = np.linspace(-15, 15, 30001)
+    step = grid[1] - grid[0]
+    brute = []
+    for v in states:
+        log_integral = 0.0
+        for j in range(2):
+            exponent = -0.5 * (grid - c[j]) ** 2 + (v @ W[:, j]) * grid
+            peak = exponent.max()
+            log_integral += peak + np.log(np.sum(np.exp(exponent - peak)) * step)
+        brute.append(-(v @ b) - log_integral)
+    free = np.asarray(rbm.free_energy(states.astype("float32")), "float64")
+    differences = free - np.array(brute)
+    np.testing.assert_allclose(differences, differences[0], atol=1e-4)
+    assert np.ptp(free) > 1.0  # the states' free energies differ, so this says something
+
+
 @pytest.mark.parametrize("visible, hidden", [("binary", "linear"), ("gaussian", "binary")])
 def test_real_valued_units_train_without_diverging(visible, hidden, binary_patterns):
     x = binary_patterns
@@ -71,9 +116,16 @@ def test_real_valued_units_train_without_diverging(visible, hidden, binary_patte
 
 def test_free_energy_gap_and_momentum_schedule(binary_patterns):
     rbm = RBM(16, seed=0, steps_per_execution=4, momentum_switch_epoch=2)
-    history = rbm.fit(binary_patterns[:200], epochs=3, batch_size=20,
-                      validation_data=binary_patterns[200:], verbose=0)
-    assert len(history.history["free_energy_gap"]) == 3
+    # Held out: random binary vectors, which the RBM learns to find unlikely.
+    held_out = (np.random.default_rng(0).uniform(size=(56, 20)) < 0.4).astype("float32")
+    train = binary_patterns[:200]
+    history = rbm.fit(train, epochs=3, batch_size=20, validation_data=held_out, verbose=0)
+    gaps = history.history["free_energy_gap"]
+    assert len(gaps) == 3
+    # The gap is held-out minus training free energy, as many of each (56).
+    expected = np.mean(rbm.free_energy(held_out)) - np.mean(rbm.free_energy(train[:56]))
+    assert gaps[-1] == pytest.approx(expected, rel=1e-4)
+    assert gaps[-1] > 1.0 and gaps[-1] > gaps[0]
     assert {"reconstruction_error", "val_reconstruction_error"} <= set(history.history)
     assert float(rbm.momentum.numpy()) == pytest.approx(0.9)
 
@@ -98,6 +150,31 @@ def test_unrolled_autoencoder_equals_the_up_down_pass(binary_patterns):
     before = model.evaluate(binary_patterns, verbose=0, return_dict=True)["loss"]
     model.fit(binary_patterns, epochs=5, verbose=0)
     assert model.evaluate(binary_patterns, verbose=0, return_dict=True)["loss"] < before
+
+
+def test_gaussian_visible_stack_unrolls_to_a_linear_output(binary_patterns):
+    x = (binary_patterns - binary_patterns.mean(0)) / (binary_patterns.std(0) + 1e-3)
+    bottom = RBM(12, visible="gaussian", seed=0)
+    top = RBM(4, hidden="linear", seed=1)
+    bottom.fit(x, epochs=2, batch_size=32, verbose=0)
+    top.fit(bottom.transform(x), epochs=2, batch_size=32, verbose=0)
+    model = unroll([bottom, top])
+    assert model.output_activation == "linear" and model.reconstruction_loss == "squared_error"
+    assert model.code_activation is None
+    # The up-down pass with a linear visible layer: no sigmoid at the output.
+    codes = top.transform(bottom.transform(x[:10]))
+    hidden = sigmoid(codes @ np.asarray(top.kernel).T + np.asarray(top.visible_bias))
+    expected = hidden @ np.asarray(bottom.kernel).T + np.asarray(bottom.visible_bias)
+    np.testing.assert_allclose(model(x[:10]), expected, atol=1e-4)
+    assert expected.min() < 0  # standardised data: a sigmoid output could not match
+    with pytest.raises(ValueError, match="only the bottom layer may be Gaussian"):
+        unroll([bottom, _gaussian(4, 12)])
+
+
+def _gaussian(n_hidden, n_visible):
+    rbm = RBM(n_hidden, visible="gaussian")
+    rbm.build((None, n_visible))
+    return rbm
 
 
 def test_lbfgs_finetuning_lowers_the_loss(binary_patterns):

@@ -3,6 +3,7 @@
 import json
 
 import keras
+import pytest
 
 from aezoo.cli import main
 
@@ -37,3 +38,43 @@ def test_pretrain_usage_errors(tmp_path, capsys):
     assert main(["pretrain", "--hidden-dims", "10,0"]) == 2
     assert main(["pretrain", "--out", str(tmp_path / "model.h5")]) == 2
     assert ".keras" in capsys.readouterr().err
+
+
+def test_pretrain_dae_stack_tied_with_lbfgs_and_resume(mnist_dir, tmp_path, capsys):
+    import re
+
+    import numpy as np
+
+    from aezoo.data import load_mnist
+    from aezoo.evaluation import squared_error_per_image
+    from aezoo.models import DeepAutoencoder
+
+    checkpoints, out = tmp_path / "run", tmp_path / "model.keras"
+    argv = ["pretrain", "--method", "dae", "--tied", "--finetune", "lbfgs",
+            "--hidden-dims", "16,4", "--epochs-per-layer", "1", "--finetune-epochs", "1",
+            "--limit", "200", "--data-dir", mnist_dir, "--checkpoint-dir", str(checkpoints)]
+    assert main([*argv, "--out", str(out)]) == 0
+    first = capsys.readouterr().out
+    assert "Pretraining DAE stack 784-16-4" in first and "1 lbfgs fine-tuning" in first
+    assert "[finetune-lbfgs] epoch 1/1" in first
+    model = keras.models.load_model(out)
+    assert type(model) is DeepAutoencoder and model.tied
+    assert model.hidden_dims == (16,) and model.latent_dim == 4
+    assert model.code_activation is None  # the top DAE layer is linear
+    assert sorted(p.name for p in checkpoints.iterdir()) == [
+        "layer_0.keras", "layer_1.keras", "stack.json"]
+    # The printed error is the saved model's, on the 10,000 test images.
+    reported = float(re.search(r"Test squared error per image: ([0-9.]+)", first).group(1))
+    x_test = load_mnist("test", data_dir=mnist_dir)[0]
+    assert squared_error_per_image(model, x_test) == pytest.approx(reported, abs=2e-3)
+
+    # Rerun: both DAE layers come from the checkpoints, and the deterministic
+    # L-BFGS schedule then gives the same model.
+    assert main([*argv, "--out", str(out), "--overwrite"]) == 0
+    second = capsys.readouterr().out
+    assert second.count("loaded from") == 2
+    before = re.findall(r"test squared error per image ([0-9.]+) before", first + second)
+    assert len(before) == 2 and before[0] == before[1]
+    again = keras.models.load_model(out)
+    for a, b in zip(model.weights, again.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)

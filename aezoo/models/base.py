@@ -426,12 +426,12 @@ class Autoencoder(keras.Model):
         if self.scaler is not None and not self.scaler.adapted:
             self.scaler.adapt(x)
         self.check_target_range(x if y is None else y, "x" if y is None else "y")
-        return super().fit(x, y, *args, **kwargs)
+        return super().fit(x, _target_for_weights(x, y, kwargs), *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self._check_concrete(x, "x")
         self._check_concrete(y, "y")
-        return super().evaluate(x, y, *args, **kwargs)
+        return super().evaluate(x, _target_for_weights(x, y, kwargs), *args, **kwargs)
 
     def predict(self, x, *args, **kwargs):
         self._check_concrete(x, "x")
@@ -440,6 +440,17 @@ class Autoencoder(keras.Model):
     def _check_concrete(self, value, name):
         if isinstance(value, (np.ndarray, list)):
             check_array(value, self.input_dim, name)
+
+
+def _target_for_weights(x, y, kwargs):
+    """``y``, or ``x`` itself when only ``sample_weight`` is given.
+
+    Keras' data adapters drop ``sample_weight`` when ``y`` is None, so
+    ``fit(x, sample_weight=w)`` would silently train unweighted.
+    """
+    if y is None and kwargs.get("sample_weight") is not None:
+        return x
+    return y
 
 
 def _positive_int(value, name):

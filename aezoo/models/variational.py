@@ -146,10 +146,14 @@ class VariationalAutoencoder(Autoencoder):
         return self._output_fn(self._decode_logits(mean, training))
 
     def sample(self, n, seed=None):
-        """``n`` draws of the mean of p(x|z), z from the prior."""
+        """``n`` draws of the mean of p(x|z), z from the prior; the same ``seed``, the same draws."""
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}.")
+        if seed is not None:
+            # An int seeds tfp's stateful ops, which draw anew on every call in
+            # eager mode; a shape-[2] tensor selects the stateless samplers.
+            seed = tf.constant([int(seed), 0], tf.int32)
         z = self.prior.distribution().sample(n, seed=seed)
         return self.raw_outputs(self._output_fn(self._decode_logits(z)))
 

@@ -1,0 +1,72 @@
+"""Helpers the test files share: child Python processes and damaged files."""
+
+import os
+import subprocess
+import sys
+
+HEAVY_MODULES = ("tensorflow", "keras")
+
+
+def start(argv, **kwargs):
+    """A child process with piped, text stdout and stderr; stop it with ``finish``."""
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kwargs)
+
+
+def finish(process, timeout):
+    """(returncode, stdout, stderr) of ``process``; it is killed if it outlives ``timeout``.
+
+    A child left running would hold a CPU and its pipes after the test, and a
+    hung one would hang the suite, so every exit path kills it.
+    """
+    try:
+        out, err = process.communicate(timeout=timeout)
+        return process.returncode, out, err
+    finally:
+        stop(process)
+
+
+def stop(process):
+    """Kills ``process`` if it still runs, and reaps it."""
+    if process.poll() is None:
+        process.kill()
+        process.communicate()
+
+
+def run_python(script, timeout=120, **kwargs):
+    """Runs ``python -c script`` in a fresh interpreter; returns (returncode, out, err)."""
+    return finish(start([sys.executable, "-c", script], **kwargs), timeout)
+
+
+def assert_script_imports_no_tensorflow(script, timeout=120):
+    """Runs ``script`` in a fresh interpreter, then checks it loaded neither TensorFlow nor Keras.
+
+    Returns the script's stdout.
+    """
+    check = (
+        "\nimport sys\n"
+        f"loaded = [m for m in {HEAVY_MODULES!r} if m in sys.modules]\n"
+        "assert not loaded, f'imported {loaded}'\n"
+    )
+    code, out, err = run_python(script + check, timeout=timeout)
+    assert code == 0, err[-3000:]
+    return out
+
+
+def damage_file(path, how, offset=None):
+    """Damages ``path`` in place: "missing" (removed), "truncated" (the second half cut)
+    or "flipped" (one byte inverted, at ``offset`` or in the middle)."""
+    if how == "missing":
+        os.remove(path)
+        return
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    elif how == "flipped":
+        at = len(data) // 2 if offset is None else offset
+        data = data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+    else:
+        raise ValueError(f"unknown damage {how!r}")
+    with open(path, "wb") as handle:
+        handle.write(data)
