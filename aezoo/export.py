@@ -174,11 +174,19 @@ def export_saved_model(
     for TF Serving to load. Returns the version folder's path.
     """
     functions = signatures(model)  # checks the model's type first
+    return export_functions(model, functions, base_dir, name, version, overwrite=overwrite,
+                            warmup=warmup, warmup_batch_sizes=warmup_batch_sizes)
+
+
+def export_functions(model, functions, base_dir, name, version=1, *, overwrite=False,
+                     warmup=True, warmup_batch_sizes=(1,)):
+    """Writes ``functions`` ({endpoint: (function, input_signature)}) of ``model``'s
+    variables as a SavedModel version, as ``export_saved_model`` does; the first
+    endpoint is also ``serving_default``. Returns the version folder's path."""
 
     def write(directory):
         archive = keras.export.ExportArchive()
         _track_each_variable_once(archive, model)
-        # The first endpoint also becomes "serving_default".
         for endpoint, (function, input_signature) in functions.items():
             archive.add_endpoint(endpoint, function, input_signature)
         archive.write_out(directory, verbose=False)

@@ -79,11 +79,15 @@ def load_source(args, source=None):
     return data
 
 
-def load_model(path):
-    """An aezoo autoencoder from a .keras file, or from the zoo by name."""
+def load_model(path, detectors=False):
+    """An aezoo autoencoder from a .keras file, or from the zoo by name.
+
+    With ``detectors=True`` a saved ``AutoencoderDetector`` is returned as one.
+    """
     import keras
 
     from aezoo import zoo
+    from aezoo.anomaly import AnomalyScorer, AutoencoderDetector
     from aezoo.models import Autoencoder
 
     if os.path.isfile(path):
@@ -98,15 +102,18 @@ def load_model(path):
             model = zoo.load(path, compile=False)
         except zoo.ZooError as error:
             raise UsageError(f"MODEL is neither a .keras file nor a zoo model: {error}")
+    if detectors and isinstance(model, AnomalyScorer):
+        return AutoencoderDetector.from_scorer(model)
     if not isinstance(model, Autoencoder):
         raise UsageError(f"{path} holds a {type(model).__name__}, not an aezoo autoencoder")
     return model
 
 
 def check_features(model, data, path):
-    if data.features != model.input_dim:
+    expected = getattr(model, "n_features_in_", None) or model.input_dim
+    if data.features != expected:
         raise UsageError(f"{data.description} has {data.features} features, but {path} was "
-                         f"trained on {model.input_dim}")
+                         f"trained on {expected}")
 
 
 def check_new_file(path, overwrite, suffixes):

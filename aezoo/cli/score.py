@@ -1,6 +1,8 @@
 """``aezoo score MODEL --data SOURCE [--out scores.csv|.npy]``: an anomaly score per row.
 
-The score is the row's reconstruction error, summed over features, on the
+MODEL is a .keras autoencoder, a zoo name, or a detector saved by
+``AutoencoderDetector.save`` (its own score and threshold; ``--scale`` does
+not apply). For an autoencoder the score is the row's reconstruction error, summed over features, on the
 model's scale (``--scale scaled``, the default: standardized units when the
 model standardizes, so every feature counts alike) or on the raw features
 (``--scale raw``). With labels (``--label-column`` for tables, ``--label-key``
@@ -69,16 +71,26 @@ def score_command(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     import numpy as np
 
-    model = load_model(args.model)
+    model = load_model(args.model, detectors=True)
     data = load_source(args)
     check_features(model, data, args.model)
-    scores = scores_of(model, data, args.batch_size, args.scale)
-    where = (f"{model.input_scaling} scale" if model.scaler is not None and args.scale == "scaled"
-             else "raw scale")
+    detector = hasattr(model, "threshold_")
+    if detector:
+        scores = np.concatenate([model.anomaly_score(np.asarray(batch))
+                                 for batch in data.batches(args.batch_size)])
+        what = f"{type(model).__name__}, score_type={model.score_type!r}"
+    else:
+        scores = scores_of(model, data, args.batch_size, args.scale)
+        where = (f"{model.input_scaling} scale"
+                 if model.scaler is not None and args.scale == "scaled" else "raw scale")
+        what = f"squared error summed over {model.input_dim} features, {where}"
     quantiles = np.percentile(scores, [50, 95, 99])
-    print(f"Scores of {len(scores):,} rows (squared error summed over {model.input_dim} "
-          f"features, {where}): mean {scores.mean():.4g}, median {quantiles[0]:.4g}, "
-          f"95th percentile {quantiles[1]:.4g}, 99th {quantiles[2]:.4g}, max {scores.max():.4g}")
+    print(f"Scores of {len(scores):,} rows ({what}): mean {scores.mean():.4g}, median "
+          f"{quantiles[0]:.4g}, 95th percentile {quantiles[1]:.4g}, 99th {quantiles[2]:.4g}, "
+          f"max {scores.max():.4g}")
+    if detector:
+        print(f"{int((scores > model.threshold_).sum()):,} rows above the detector's threshold "
+              f"{model.threshold_:.4g} (contamination {model.contamination:g})")
     labels = data.y
     if labels is not None:
         auroc, precision = label_metrics(np.asarray(labels), scores)
