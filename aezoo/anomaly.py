@@ -285,21 +285,22 @@ class AnomalyScorer(keras.Model):
 
     def fit_statistics(self, x, batch_size=4096):
         """The code Gaussian and the two training medians, from the training rows ``x``."""
-        codes = np.concatenate([np.asarray(self.autoencoder.encode(x[i:i + batch_size]),
-                                           np.float64) for i in range(0, len(x), batch_size)])
+        codes, errors = [], []
+        for i in range(0, len(x), batch_size):  # one pass over the rows
+            codes.append(np.asarray(self.autoencoder.encode(x[i:i + batch_size]), np.float64))
+            errors.append(np.asarray(self.autoencoder.reconstruction_error(x[i:i + batch_size])))
+        codes = np.concatenate(codes)
         mean = codes.mean(axis=0)
         covariance = np.atleast_2d(np.cov(codes, rowvar=False))
         # A little ridge keeps a collapsed code dimension from exploding the distance.
         covariance += 1e-6 * max(1.0, float(np.trace(covariance)) / len(mean)) * np.eye(len(mean))
+        precision = np.linalg.inv(covariance)
         self.code_mean.assign(mean.astype("float32"))
-        self.code_precision.assign(np.linalg.inv(covariance).astype("float32"))
-        errors, distances = [], []
-        for i in range(0, len(x), batch_size):
-            error, distance = self.terms(x[i:i + batch_size])
-            errors.append(np.asarray(error))
-            distances.append(np.asarray(distance))
+        self.code_precision.assign(precision.astype("float32"))
+        centred = codes - mean
+        distances = np.einsum("ij,jk,ik->i", centred, precision, centred)
         self.error_scale.assign(max(float(np.median(np.concatenate(errors))), 1e-12))
-        self.distance_scale.assign(max(float(np.median(np.concatenate(distances))), 1e-12))
+        self.distance_scale.assign(max(float(np.median(distances)), 1e-12))
 
     def serving_functions(self):
         import tensorflow as tf

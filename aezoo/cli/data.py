@@ -130,16 +130,3 @@ def check_new_file(path, overwrite, suffixes):
     return full
 
 
-def write_atomic(path, write):
-    """Calls ``write(temporary path)`` then renames the file into place."""
-    import tempfile
-
-    handle, temp = tempfile.mkstemp(prefix=".aezoo-", suffix=os.path.splitext(path)[1],
-                                    dir=os.path.dirname(path))
-    os.close(handle)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)

@@ -8,7 +8,8 @@ temporary file; an existing file is kept unless ``--overwrite``.
 import os
 
 from aezoo.cli.data import (add_model_command, check_features, check_new_file, load_model,
-                            load_source, write_atomic)
+                            load_source)
+from aezoo.files import write_atomic
 
 
 def add_parser(commands):

@@ -108,12 +108,12 @@ def pretrain_command(args):
             raise UsageError(str(error))
         scaling = None
     x_raw = x_raw[: args.limit] if args.limit else x_raw
-    x_train = x_raw
+    x_train, scaler = x_raw, None
     if scaling:  # the RBMs see what the unrolled model's scaling layer will give them
         from aezoo.layers.scaling import FeatureScaling
 
-        x_train = FeatureScaling(scaling, x_raw.shape[1]).adapt(x_raw).transform_numpy(x_raw)
-        x_train = np.clip(x_train, 0.0, 1.0).astype("float32")
+        scaler = FeatureScaling(scaling, x_raw.shape[1]).adapt(x_raw)
+        x_train = np.clip(scaler.transform_numpy(x_raw), 0.0, 1.0).astype("float32")
     keras.utils.set_random_seed(args.seed)
     what = "rows" if args.data else "MNIST images"
     print(f"Pretraining {args.method.upper()} stack {x_raw.shape[1]}-"
@@ -125,8 +125,8 @@ def pretrain_command(args):
         batch_size=args.batch_size, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
     )
     model = unroll(layers, tied=args.tied, seed=args.seed, input_scaling=scaling)
-    if scaling:
-        model.adapt(x_raw)
+    if scaler is not None:  # the statistics the stack was trained behind
+        model.scaler.set_weights(scaler.get_weights())
     print(f"Unrolled: {_error_text(model, x_eval, args.data)} before fine-tuning", flush=True)
     x_train = x_raw  # fine-tuning takes raw rows; the model scales them
 

@@ -14,7 +14,8 @@ import os
 
 from aezoo.cli.common import UsageError
 from aezoo.cli.data import (add_model_command, check_features, check_new_file, load_model,
-                            load_source, write_atomic)
+                            load_source)
+from aezoo.files import write_atomic
 
 
 def add_parser(commands):

@@ -30,6 +30,7 @@ import re
 import tempfile
 
 from aezoo.errors import ZooError, ZooIntegrityError, UnknownModelError
+from aezoo.files import write_atomic
 from aezoo.zoo import resolver
 from aezoo.zoo.registry import checkout_root, read_registry, write_json_atomic
 
@@ -417,9 +418,7 @@ def publish(
     if os.path.exists(old_card):
         os.remove(old_card)
     keras_path = os.path.join(base, keras_relpath(name))
-    temp_keras = os.path.join(entry_dir, f".{name}.tmp.keras")
-    copy.save(temp_keras)
-    os.replace(temp_keras, keras_path)
+    write_atomic(keras_path, copy.save)
     sha, size = resolver.file_digest(keras_path)
 
     autoencoder = isinstance(copy, Autoencoder)

@@ -19,7 +19,6 @@ import importlib.resources
 import json
 import os
 import posixpath
-import tempfile
 
 REGISTRY_SCHEMA = 1
 REGISTRY_FILE = "registry.json"
@@ -96,15 +95,11 @@ def checkout_registry_path():
 
 def write_json_atomic(path, payload):
     """Writes ``payload`` as indented JSON to ``path`` through a temporary file and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temp = tempfile.mkstemp(prefix=".aezoo-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+    from aezoo.files import write_atomic
+
+    def write(temp):
+        with open(temp, "w", encoding="utf-8") as out:
             json.dump(payload, out, indent=2)
             out.write("\n")
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
+
+    write_atomic(path, write)

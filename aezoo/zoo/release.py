@@ -14,9 +14,9 @@ points the resolver at it.
 
 import os
 import shutil
-import tempfile
 
 from aezoo.errors import ZooError, ZooIntegrityError
+from aezoo.files import write_atomic
 from aezoo.zoo.registry import (
     REGISTRY_SCHEMA,
     checkout_registry_path,
@@ -91,17 +91,11 @@ def _place(source, target, expected):
             return "kept"
         raise ZooError(f"{target} exists with other contents ({wrong}); remove it or release "
                        "into an empty folder")
-    handle, temp = tempfile.mkstemp(prefix=".release-", suffix=".part",
-                                    dir=os.path.dirname(target))
-    os.close(handle)
-    try:
+    def copy(temp):
         shutil.copyfile(source, temp)
         wrong = problem(temp, expected)
         if wrong is not None:
             raise ZooIntegrityError(f"{source} changed while it was copied: {wrong}")
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+
+    write_atomic(target, copy)
     return "written"

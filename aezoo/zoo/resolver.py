@@ -152,31 +152,47 @@ def locate(relative, expected, root=None, label=None, progress=None):
     shortcut: a file there that differs is passed over. A cached file that
     fails its check is deleted and fetched again, once.
     """
+    return _resolve(relative, expected, root, label, progress, read=False)[0]
+
+
+def read_verified(relative, expected, root=None, label=None, progress=None):
+    """The bytes of zoo file ``relative`` (found as ``locate`` finds it), checked in memory.
+
+    Models are built from these bytes, so a file changed after its check
+    cannot slip through; a file found at hand is read and hashed once.
+    """
+    return _resolve(relative, expected, root, label, progress, read=True)[1]
+
+
+def _resolve(relative, expected, root, label, progress, read):
+    """(path, bytes if ``read`` else None) of the first valid copy, fetching one if need be."""
     label = label or relative
+
+    def check(path):
+        return _read_if_valid(path, expected) if read else (None, problem(path, expected))
+
     folder, explicit = local_zoo_dir(root)
     local_problem = None
     if folder is not None:
         path = os.path.join(folder, relative)
-        local_problem = problem(path, expected)
+        data, local_problem = check(path)
         if local_problem is None:
-            return path
+            return path, data
         if explicit and local_problem != "missing":
             raise ZooIntegrityError(f"{path}: {local_problem} ({label})")
-    return fetch(relative, expected, label=label, progress=progress,
+    if read:  # a cache hit, read once; fetch below deals with a missing or bad copy
+        path = cached_path(relative, expected)
+        data, _ = check(path)
+        if data is not None:
+            return path, data
+    path = fetch(relative, expected, label=label, progress=progress,
                  local=(folder, local_problem))
-
-
-def read_verified(relative, expected, root=None, label=None, progress=None):
-    """The bytes of zoo file ``relative`` (see ``locate``), checked again once in memory.
-
-    Models are built from these bytes, so a file changed after its check
-    cannot slip through.
-    """
-    path = locate(relative, expected, root=root, label=label, progress=progress)
+    if not read:
+        return path, None
     data, wrong = _read_if_valid(path, expected)
-    if data is None:
-        raise ZooIntegrityError(f"{path}: {wrong} ({label or relative})")
-    return data
+    if data is None:  # changed under us after the check
+        raise ZooIntegrityError(f"{path}: {wrong} ({label})")
+    return path, data
 
 
 def fetch(relative, expected, label=None, progress=None, local=(None, None)):
