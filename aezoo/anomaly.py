@@ -21,13 +21,23 @@ by ``code_weight``, 0.5 by default):
 This is the idea of DAGMM (Zong et al. 2018: a density model on the code and
 the reconstruction error) with one Gaussian instead of a learned mixture, so
 it is fitted in closed form after training. ``score_type="reconstruction"`` gives
-the plain reconstruction error. Defaults that work on a table the detector has
-never seen: standardization inside the model, one hidden layer of half the
-features (ReLU) and a code of a quarter (2 to 32 units), early stopping on a
-held-out tenth of the training rows, large batches. Anomalies inside the
-training data are tolerated by the small code and early stopping (a trimmed
-second pass, refitting without the worst-reconstructed rows, did not help
-on the ODDS tables in a trial, so it is not offered).
+the plain reconstruction error.
+
+The detector is an ensemble of ``n_estimators`` small autoencoders (3 by
+default) whose scores are averaged, after Chen et al. 2017 ("Outlier
+Detection with Autoencoder Ensembles", RandNet): members that differ in
+architecture make different errors, and the average is steadier from table
+to table than any one member. Member k gets its own seed and held-out rows,
+and (when ``hidden_dims``/``latent_dim`` are "auto") its own shape from
+``MEMBER_SHAPES``: the hidden width (half the features or all of them), the
+code width (a quarter or an eighth of them) and the activation (ReLU or
+tanh). Defaults that work on a table the detector has never seen:
+standardization inside the model, a code of 2 to 32 units, early stopping
+on a held-out tenth of the training rows, large batches, and training in one
+compiled function per epoch (``aezoo.array_fit``). Anomalies inside the
+training data are tolerated by the small code, early stopping and the
+ensemble (a trimmed second pass, refitting without the worst-reconstructed
+rows, did not help on the ODDS tables in a trial, so it is not offered).
 
 ``score_samples`` and ``decision_function`` follow scikit-learn's outlier
 detectors: lower means more abnormal, and ``decision_function`` is negative
@@ -40,9 +50,20 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
 
-SCORES = ("combined", "reconstruction")
+from aezoo.array_fit import fit_arrays
 
-__all__ = ["AutoencoderDetector", "AnomalyScorer", "SCORES"]
+SCORES = ("combined", "reconstruction")
+# Member k's (hidden width, code width) as fractions of the feature count,
+# and its activation, when the shape is "auto"; cycled for larger ensembles.
+MEMBER_SHAPES = (
+    (1 / 2, 1 / 4, "relu"),
+    (1, 1 / 4, "relu"),
+    (1 / 2, 1 / 4, "tanh"),
+    (1 / 2, 1 / 8, "relu"),
+    (1, 1 / 8, "tanh"),
+)
+
+__all__ = ["AutoencoderDetector", "AnomalyEnsemble", "AnomalyScorer", "MEMBER_SHAPES", "SCORES"]
 
 
 class AutoencoderDetector(OutlierMixin, BaseEstimator):
@@ -50,8 +71,10 @@ class AutoencoderDetector(OutlierMixin, BaseEstimator):
 
     Args:
         backbone: the aezoo variant ("deep", "denoising", "vae", "sparse", ...).
-        hidden_dims: encoder widths, or "auto" (one layer of max(4, D // 2)).
-        latent_dim: code width, or "auto" (D // 4, clipped to [2, 32]).
+        hidden_dims: encoder widths, or "auto" (one layer; its width from
+            ``MEMBER_SHAPES``, at least 4).
+        latent_dim: code width, or "auto" (from ``MEMBER_SHAPES``, clipped to [2, 32]).
+        n_estimators: autoencoders in the ensemble (scores averaged).
         score_type: "combined" (reconstruction error + code Mahalanobis
             distance) or "reconstruction".
         code_weight: the weight of the code distance in the combined score
@@ -64,18 +87,20 @@ class AutoencoderDetector(OutlierMixin, BaseEstimator):
         patience: epochs without a better validation loss before stopping.
         contamination: the expected fraction of anomalies, in (0, 0.5]; sets
             ``threshold_``.
-        backbone_kwargs: more arguments for the backbone's constructor.
+        backbone_kwargs: more arguments for the backbone's constructor (an
+            ``activation`` here overrides the members' own).
         random_state: seeds the split, the weights and any noise.
         verbose: Keras' fit verbosity.
     """
 
-    def __init__(self, backbone="deep", hidden_dims="auto", latent_dim="auto",
+    def __init__(self, backbone="deep", hidden_dims="auto", latent_dim="auto", n_estimators=3,
                  score_type="combined", code_weight=0.5, scaling="standardize", epochs=50, batch_size="auto",
                  learning_rate=5e-3, validation_fraction=0.1, patience=3, contamination=0.1,
                  backbone_kwargs=None, random_state=None, verbose=0):
         self.backbone = backbone
         self.hidden_dims = hidden_dims
         self.latent_dim = latent_dim
+        self.n_estimators = n_estimators
         self.score_type = score_type
         self.code_weight = code_weight
         self.scaling = scaling
@@ -91,60 +116,68 @@ class AutoencoderDetector(OutlierMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- fitting
     def fit(self, X, y=None):
-        """Trains the autoencoder on ``X`` (y is ignored) and sets ``threshold_``."""
+        """Trains the ensemble on ``X`` (y is ignored) and sets ``threshold_``."""
         X = self._validate(X, reset=True)
         self._check_params()
         seed = self._seed()
-        keras.utils.set_random_seed(seed)
-        n, d = X.shape
-        autoencoder = self._build(d, seed)
-        autoencoder.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(n)
-        held = int(round(self.validation_fraction * n)) if n >= 20 else 0
-        train, validation = X[order[held:]], X[order[:held]]
-        if autoencoder.scaler is not None:
-            autoencoder.adapt(train)
-        batch = self.batch_size if self.batch_size != "auto" else int(np.clip(n // 8, 64, 1024))
-        callbacks = [keras.callbacks.EarlyStopping(
-            monitor="val_loss" if held else "loss", patience=self.patience,
-            restore_best_weights=True)]
-        history = autoencoder.fit(
-            train, validation_data=(validation,) if held else None, epochs=self.epochs,
-            batch_size=min(batch, len(train)), shuffle=True, verbose=self.verbose,
-            callbacks=callbacks)
-        self.n_epochs_ = len(history.history["loss"])
-        self.model_ = AnomalyScorer(autoencoder, score_type=self.score_type,
-                                    code_weight=self.code_weight)
-        self.model_.fit_statistics(X)
+        members, epochs = [], []
+        for k in range(int(self.n_estimators)):
+            autoencoder, n_epochs = self._fit_member(X, k, seed + k)
+            members.append(AnomalyScorer(autoencoder, score_type=self.score_type,
+                                         code_weight=self.code_weight))
+            members[-1].fit_statistics(X)
+            epochs.append(n_epochs)
+        self.n_epochs_ = epochs
+        self.model_ = AnomalyEnsemble(members)
         scores = self.model_.score_numpy(X)
         self.threshold_ = float(np.quantile(scores, 1.0 - self.contamination))
         self.model_.threshold.assign(self.threshold_)
         self.offset_ = -self.threshold_
         return self
 
-    def _build(self, features, seed):
+    def _fit_member(self, X, k, seed):
+        """Member ``k``'s autoencoder trained on ``X``, and its number of epochs."""
+        keras.utils.set_random_seed(seed)
+        n, d = X.shape
+        autoencoder = self._build(d, k, seed)
+        autoencoder.compile(optimizer=keras.optimizers.Adam(self.learning_rate))
+        order = np.random.default_rng(seed).permutation(n)
+        held = int(round(self.validation_fraction * n)) if n >= 20 else 0
+        train, validation = X[order[held:]], X[order[:held]]
+        if autoencoder.scaler is not None:
+            autoencoder.adapt(train)
+        batch = self.batch_size if self.batch_size != "auto" else int(np.clip(n // 8, 64, 1024))
+        history = fit_arrays(autoencoder, train, validation if held else None,
+                             epochs=self.epochs, batch_size=batch, patience=self.patience,
+                             seed=seed, verbose=self.verbose)
+        return autoencoder, len(history["loss"])
+
+    def _build(self, features, k, seed):
         from aezoo.models import VARIANTS
 
         if self.backbone not in VARIANTS:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose one of "
                              f"{sorted(VARIANTS)}")
-        hidden = ((max(4, features // 2),) if self.hidden_dims == "auto"
+        width, code, activation = MEMBER_SHAPES[k % len(MEMBER_SHAPES)]
+        hidden = ((max(4, int(features * width)),) if self.hidden_dims == "auto"
                   else tuple(self.hidden_dims))
-        latent = (int(np.clip(features // 4, 2, 32)) if self.latent_dim == "auto"
+        latent = (int(np.clip(int(features * code), 2, 32)) if self.latent_dim == "auto"
                   else int(self.latent_dim))
         kwargs = {"input_scaling": self.scaling, "seed": seed}
         if self.backbone == "vae":
-            kwargs["likelihood"] = "gaussian"
+            kwargs.update(likelihood="gaussian", activation=activation)
         elif self.backbone != "linear":
             kwargs.update(reconstruction_loss="squared_error", output_activation="linear",
-                          activation="relu")
+                          activation=activation)
         kwargs.update(self.backbone_kwargs or {})
         return VARIANTS[self.backbone](features, hidden, latent, **kwargs)
 
     def _check_params(self):
         if self.score_type not in SCORES:
             raise ValueError(f"score_type must be one of {SCORES}, got {self.score_type!r}")
+        if isinstance(self.n_estimators, bool) or int(self.n_estimators) != self.n_estimators \
+                or self.n_estimators < 1:
+            raise ValueError(f"n_estimators must be a positive integer, got {self.n_estimators!r}")
         if not 0 < float(self.contamination) <= 0.5:
             raise ValueError(f"contamination must be in (0, 0.5], got {self.contamination!r}")
         if not 0 <= float(self.validation_fraction) < 1:
@@ -199,18 +232,19 @@ class AutoencoderDetector(OutlierMixin, BaseEstimator):
         import aezoo.models  # noqa: F401  (registers the backbones)
 
         model = keras.saving.load_model(path, compile=False)
-        if not isinstance(model, AnomalyScorer):
+        if not isinstance(model, AnomalyEnsemble):
             raise TypeError(f"{path} holds a {type(model).__name__}, not an aezoo detector")
-        return cls.from_scorer(model)
+        return cls.from_model(model)
 
     @classmethod
-    def from_scorer(cls, model):
+    def from_model(cls, model):
+        """The detector around a loaded ``AnomalyEnsemble``."""
         params = dict(model.detector_params or {})
         detector = cls(**params)
         detector.model_ = model
         detector.threshold_ = float(model.threshold.numpy())
         detector.offset_ = -detector.threshold_
-        detector.n_features_in_ = model.autoencoder.input_dim
+        detector.n_features_in_ = model.input_dim
         return detector
 
     def export(self, base_dir, name, version=1, **kwargs):
@@ -222,22 +256,75 @@ class AutoencoderDetector(OutlierMixin, BaseEstimator):
 
 
 @keras.saving.register_keras_serializable(package="aezoo")
-class AnomalyScorer(keras.Model):
-    """A trained autoencoder and what its anomaly score needs, in one saveable Keras model.
+class AnomalyEnsemble(keras.Model):
+    """The detector's members and threshold, in one saveable Keras model.
 
-    Non-trainable weights: the training codes' mean and precision matrix, the
-    training medians the two terms are divided by, and the threshold.
+    Its score is the mean of the members' scores (each already divided by
+    its training medians, so the members count alike).
     """
 
-    def __init__(self, autoencoder, score_type="combined", code_weight=0.5, detector_params=None,
-                 **kwargs):
+    def __init__(self, members, detector_params=None, **kwargs):
+        super().__init__(**kwargs)
+        if not members:
+            raise ValueError("an AnomalyEnsemble needs at least one member")
+        self.members = list(members)
+        self.input_dim = self.members[0].autoencoder.input_dim
+        if any(m.autoencoder.input_dim != self.input_dim for m in self.members):
+            raise ValueError("the members of an AnomalyEnsemble must take the same features")
+        self.detector_params = detector_params
+        self.threshold = self.add_weight(shape=(), initializer="zeros", name="threshold",
+                                         trainable=False)
+        self.built = True
+
+    def get_config(self):
+        return {**super().get_config(), "detector_params": self.detector_params,
+                "members": [keras.saving.serialize_keras_object(m) for m in self.members]}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        members = [keras.saving.deserialize_keras_object(m) for m in config.pop("members")]
+        return cls(members, **config)
+
+    def call(self, x):
+        scores = [member(x) for member in self.members]
+        return scores[0] if len(scores) == 1 else keras.ops.mean(keras.ops.stack(scores), axis=0)
+
+    def score_numpy(self, x, batch_size=4096):
+        return np.concatenate([np.asarray(self(x[i:i + batch_size]))
+                               for i in range(0, max(len(x), 1), batch_size)])
+
+    def serving_functions(self):
+        import tensorflow as tf
+
+        spec = [tf.TensorSpec([None, self.input_dim], tf.float32, name="x")]
+
+        def anomaly_score(x):
+            x = tf.ensure_shape(x, spec[0].shape)
+            return {"score": self(x)}
+
+        def is_anomaly(x):
+            score = self(tf.ensure_shape(x, spec[0].shape))
+            return {"is_anomaly": score > self.threshold, "score": score}
+
+        return {"anomaly_score": (anomaly_score, spec), "is_anomaly": (is_anomaly, spec)}
+
+
+@keras.saving.register_keras_serializable(package="aezoo")
+class AnomalyScorer(keras.Model):
+    """One trained autoencoder and what its anomaly score needs.
+
+    Non-trainable weights: the training codes' mean and precision matrix, and
+    the training medians the two terms are divided by.
+    """
+
+    def __init__(self, autoencoder, score_type="combined", code_weight=0.5, **kwargs):
         super().__init__(**kwargs)
         if score_type not in SCORES:
             raise ValueError(f"score_type must be one of {SCORES}, got {score_type!r}")
         self.autoencoder = autoencoder
         self.score_type = score_type
         self.code_weight = float(code_weight)
-        self.detector_params = detector_params
         latent = autoencoder.latent_dim
         weight = dict(trainable=False)
         self.code_mean = self.add_weight(shape=(latent,), initializer="zeros", name="code_mean",
@@ -248,14 +335,11 @@ class AnomalyScorer(keras.Model):
                                            **weight)
         self.distance_scale = self.add_weight(shape=(), initializer="ones",
                                               name="distance_scale", **weight)
-        self.threshold = self.add_weight(shape=(), initializer="zeros", name="threshold",
-                                         **weight)
         self.built = True
 
     def get_config(self):
         return {**super().get_config(), "score_type": self.score_type,
                 "code_weight": self.code_weight,
-                "detector_params": self.detector_params,
                 "autoencoder": keras.saving.serialize_keras_object(self.autoencoder)}
 
     @classmethod
@@ -279,10 +363,6 @@ class AnomalyScorer(keras.Model):
             score = score + self.code_weight * distance / self.distance_scale
         return score
 
-    def score_numpy(self, x, batch_size=4096):
-        return np.concatenate([np.asarray(self(x[i:i + batch_size]))
-                               for i in range(0, max(len(x), 1), batch_size)])
-
     def fit_statistics(self, x, batch_size=4096):
         """The code Gaussian and the two training medians, from the training rows ``x``."""
         codes, errors = [], []
@@ -301,18 +381,3 @@ class AnomalyScorer(keras.Model):
         distances = np.einsum("ij,jk,ik->i", centred, precision, centred)
         self.error_scale.assign(max(float(np.median(np.concatenate(errors))), 1e-12))
         self.distance_scale.assign(max(float(np.median(distances)), 1e-12))
-
-    def serving_functions(self):
-        import tensorflow as tf
-
-        spec = [tf.TensorSpec([None, self.autoencoder.input_dim], tf.float32, name="x")]
-
-        def anomaly_score(x):
-            x = tf.ensure_shape(x, spec[0].shape)
-            return {"score": self(x)}
-
-        def is_anomaly(x):
-            score = self(tf.ensure_shape(x, spec[0].shape))
-            return {"is_anomaly": score > self.threshold, "score": score}
-
-        return {"anomaly_score": (anomaly_score, spec), "is_anomaly": (is_anomaly, spec)}

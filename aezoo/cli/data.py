@@ -87,7 +87,7 @@ def load_model(path, detectors=False):
     import keras
 
     from aezoo import zoo
-    from aezoo.anomaly import AnomalyScorer, AutoencoderDetector
+    from aezoo.anomaly import AnomalyEnsemble, AutoencoderDetector
     from aezoo.models import Autoencoder
 
     if os.path.isfile(path):
@@ -102,8 +102,8 @@ def load_model(path, detectors=False):
             model = zoo.load(path, compile=False)
         except zoo.ZooError as error:
             raise UsageError(f"MODEL is neither a .keras file nor a zoo model: {error}")
-    if detectors and isinstance(model, AnomalyScorer):
-        return AutoencoderDetector.from_scorer(model)
+    if detectors and isinstance(model, AnomalyEnsemble):
+        return AutoencoderDetector.from_model(model)
     if not isinstance(model, Autoencoder):
         raise UsageError(f"{path} holds a {type(model).__name__}, not an aezoo autoencoder")
     return model
