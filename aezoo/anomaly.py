@@ -63,7 +63,7 @@ MEMBER_SHAPES = (
     (1, 1 / 8, "tanh"),
 )
 
-__all__ = ["AutoencoderDetector", "AnomalyEnsemble", "AnomalyScorer", "MEMBER_SHAPES", "SCORES"]
+__all__ = ["MEMBER_SHAPES", "SCORES", "AnomalyEnsemble", "AnomalyScorer", "AutoencoderDetector"]
 
 
 class AutoencoderDetector(OutlierMixin, BaseEstimator):

@@ -21,6 +21,11 @@ signature           inputs                outputs
                                           (-1, latent_dim): one draw per row
 =================== ===================== ======================================
 
+For a conv model (``backbone=ConvBackbone(...)``) ``input_dim`` reads
+``height, width, channels``: ``x`` and ``x_hat`` are image-shaped
+(-1, height, width, channels), and a wrong image size or channel count fails
+at the signature's boundary.
+
 The graphs hold plain TensorFlow ops only (no ``PyFunc``, no
 tensorflow-probability objects, no aezoo classes): the SavedModel loads with
 ``tf.saved_model.load`` or TensorFlow Serving where aezoo is not installed.
@@ -68,7 +73,7 @@ def signatures(model):
             f"expected an aezoo Autoencoder, got {type(model).__name__}; "
             "load a .keras file with keras.saving.load_model first."
         )
-    x_spec = [tf.TensorSpec([None, model.input_dim], tf.float32, name="x")]
+    x_spec = [tf.TensorSpec([None, *model.example_shape], tf.float32, name="x")]
     code_spec = [tf.TensorSpec([None, model.latent_dim], tf.float32, name="code")]
     temperature_spec = [tf.TensorSpec([None], tf.float32, name="temperature")]
 

@@ -27,6 +27,8 @@ def check_array(x, expected_dim, name="x"):
 def check_input(x, expected_dim, name="x"):
     """Checks that ``x`` is a finite, numeric (batch, expected_dim) array.
 
+    ``expected_dim`` is the feature count, or one example's shape for images.
+
     Returns ``x`` as a float32 tensor. Raises ``TypeError`` for a non-numeric
     dtype and ``ValueError`` for a wrong rank or feature count or for NaN/inf
     values.
@@ -51,16 +53,25 @@ def check_input(x, expected_dim, name="x"):
     return tf.debugging.assert_all_finite(x, f"{name} contains NaN or inf values")
 
 
-def _check_shape(shape, expected_dim, name):
-    if len(shape) != 2:
-        raise ValueError(
-            f"{name} must have shape (batch, {expected_dim}), got shape {shape}."
-        )
-    if shape[-1] is not None and shape[-1] != expected_dim:
-        raise ValueError(
-            f"{name} has {shape[-1]} features but the model expects "
-            f"{expected_dim}: got shape {shape}."
-        )
+def _check_shape(shape, expected, name):
+    """``expected`` is the feature count, or one example's shape (height, width, channels)."""
+    expected = (expected,) if isinstance(expected, (int, np.integer)) else tuple(expected)
+    if len(shape) != len(expected) + 1:
+        wanted = ", ".join(map(str, ("batch", *expected)))
+        raise ValueError(f"{name} must have shape ({wanted}), got shape {shape}.")
+    if len(expected) == 1:
+        if shape[-1] is not None and shape[-1] != expected[0]:
+            raise ValueError(
+                f"{name} has {shape[-1]} features but the model expects "
+                f"{expected[0]}: got shape {shape}."
+            )
+        return
+    if shape[-1] is not None and shape[-1] != expected[-1]:
+        raise ValueError(f"{name} has {shape[-1]} channels but the model expects "
+                         f"{expected[-1]}: got shape {shape}.")
+    if any(s is not None and s != e for s, e in zip(shape[1:-1], expected[:-1])):
+        raise ValueError(f"{name} has images of {'x'.join(map(str, shape[1:-1]))} but the model "
+                         f"expects {'x'.join(map(str, expected[:-1]))}: got shape {shape}.")
 
 
 def _as_numeric_array(x, name):
@@ -80,7 +91,8 @@ def _check_finite_numpy(array, name):
         return
     finite = np.isfinite(array)
     if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=-1))
+        per_row = finite.reshape(len(finite), -1) if finite.ndim > 1 else finite[:, None]
+        bad_rows = np.flatnonzero(~per_row.all(axis=1))
         raise ValueError(
             f"{name} contains NaN or inf values: {int((~finite).sum())} values "
             f"in {bad_rows.size} rows (first bad row: {int(bad_rows[0])})."

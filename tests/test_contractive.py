@@ -51,6 +51,19 @@ def test_deep_encoder_uses_the_jacobian(binary_patterns):
     assert np.isfinite(history.history["penalty"]).all()
 
 
+def test_conv_encoder_uses_the_jacobian_over_every_pixel(binary_patterns):
+    from aezoo.models.backbones import ConvBackbone
+
+    model = ContractiveAutoencoder((5, 4, 1), latent_dim=3, seed=0,
+                                   backbone=ConvBackbone(filters=(2,), activation="tanh"))
+    assert not model.uses_closed_form
+    x = binary_patterns[:2].reshape(2, 5, 4, 1)
+    encoder = lambda inputs: model._encode(  # noqa: E731
+        tf.cast(tf.reshape(inputs, (-1, 5, 4, 1)), "float32")).numpy()
+    np.testing.assert_allclose(model.jacobian_norm(tf.constant(x)),
+                               finite_difference_norm(encoder, x.reshape(2, 20)), rtol=1e-3)
+
+
 def test_penalty_shrinks_the_jacobian(binary_patterns):
     norms = {}
     for weight in (0.0, 1.0):

@@ -1,4 +1,5 @@
-"""The same checks for every variant: build, train, save/reload, bad input, distribution."""
+"""The same checks for every variant and backbone: build, train, save/reload, bad input,
+distribution."""
 
 import keras
 import numpy as np
@@ -6,35 +7,35 @@ import pytest
 import tensorflow as tf
 
 from aezoo.models import VARIANTS
-from variants import SMALL, STOCHASTIC, make_small
+from variants import CASES, SMALL, STOCHASTIC, as_inputs, make_small, per_example_sum
 
 ALL = sorted(VARIANTS)
 
 
-def compiled(name, learning_rate=1e-2, **overrides):
-    model = make_small(name, **overrides)
+def compiled(name, learning_rate=1e-2, backbone="dense", **overrides):
+    model = make_small(name, backbone, **overrides)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate))
     return model
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_build_shapes(name, binary_patterns):
-    model = make_small(name)
-    x = binary_patterns[:5]
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_build_shapes(name, backbone, binary_patterns):
+    model = make_small(name, backbone)
+    x = as_inputs(binary_patterns[:5], backbone)
     assert model.built and model.count_params() > 0
     assert tuple(model.encode(x).shape) == (5, SMALL["latent_dim"])
-    assert tuple(model.decode(np.zeros((5, SMALL["latent_dim"]))).shape) == (5, 20)
+    assert tuple(model.decode(np.zeros((5, SMALL["latent_dim"]))).shape) == x.shape
     reconstruction = model(x).numpy()
-    assert reconstruction.shape == (5, 20) and np.isfinite(reconstruction).all()
+    assert reconstruction.shape == x.shape and np.isfinite(reconstruction).all()
     error = model.reconstruction_error(x).numpy()
-    np.testing.assert_allclose(error, ((x - reconstruction) ** 2).sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(error, per_example_sum((x - reconstruction) ** 2), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_training_lowers_loss_and_reports_terms(name, binary_patterns):
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_training_lowers_loss_and_reports_terms(name, backbone, binary_patterns):
     keras.utils.set_random_seed(0)
-    model = compiled(name)
-    x = binary_patterns
+    model = compiled(name, backbone=backbone)
+    x = as_inputs(binary_patterns, backbone)
     before = model.evaluate(x, batch_size=64, verbose=0, return_dict=True)
     seen = []
 
@@ -56,13 +57,13 @@ def test_training_lowers_loss_and_reports_terms(name, binary_patterns):
     assert after["loss"] == pytest.approx(total, rel=1e-4)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_save_reload_identical_and_resumes(name, binary_patterns, tmp_path):
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_save_reload_identical_and_resumes(name, backbone, binary_patterns, tmp_path):
     keras.utils.set_random_seed(0)
-    x = binary_patterns
-    model = compiled(name)
+    x = as_inputs(binary_patterns, backbone)
+    model = compiled(name, backbone=backbone)
     model.fit(x, epochs=1, batch_size=32, verbose=0, shuffle=False)
-    path = tmp_path / f"{name}.keras"
+    path = tmp_path / f"{name}-{backbone}.keras"
     model.save(path)
     reloaded = keras.models.load_model(path)
 
@@ -86,20 +87,26 @@ def test_save_reload_identical_and_resumes(name, binary_patterns, tmp_path):
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=a.path)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_bad_inputs_are_rejected(name, binary_patterns):
-    model = compiled(name)
-    x = binary_patterns[:8].copy()
-    wrong_width = np.zeros((8, 19), "float32")
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_bad_inputs_are_rejected(name, backbone, binary_patterns):
+    model = compiled(name, backbone=backbone)
+    x = as_inputs(binary_patterns[:8].copy(), backbone)
+    if backbone == "conv":
+        wrong = {"2 channels but the model expects 1": np.zeros((8, 5, 4, 2), "float32"),
+                 "images of 4x5 but the model expects 5x4": np.zeros((8, 4, 5, 1), "float32"),
+                 r"shape \(batch, 5, 4, 1\)": np.zeros((8, 20), "float32")}
+    else:
+        wrong = {"19 features but the model expects 20": np.zeros((8, 19), "float32")}
     with_nan = x.copy()
-    with_nan[3, 2] = np.nan
+    with_nan.reshape(8, -1)[3, 2] = np.nan
     with_inf = x.copy()
-    with_inf[1, 0] = np.inf
-    text = np.full((8, 20), "a")
+    with_inf.reshape(8, -1)[1, 0] = np.inf
+    text = np.full(x.shape, "a")
 
     for call in (model.encode, model, model.reconstruction_error, model.predict, model.fit):
-        with pytest.raises(ValueError, match="19 features but the model expects 20"):
-            call(wrong_width)
+        for message, wrong_shape in wrong.items():
+            with pytest.raises(ValueError, match=message):
+                call(wrong_shape)
         with pytest.raises(ValueError, match="NaN or inf"):
             call(with_nan)
         with pytest.raises(ValueError, match="NaN or inf"):
@@ -116,14 +123,15 @@ def test_bad_inputs_are_rejected(name, binary_patterns):
         model.fit(dataset, epochs=1, verbose=0)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_mirrored_strategy_matches_one_device(name, binary_patterns, two_cpu_strategy):
-    x = binary_patterns[:64]
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_mirrored_strategy_matches_one_device(name, backbone, binary_patterns,
+                                              two_cpu_strategy):
+    x = as_inputs(binary_patterns[:64], backbone)
     results = {}
     for label, strategy in (("one", tf.distribute.get_strategy()), ("two", two_cpu_strategy)):
         keras.utils.set_random_seed(0)
         with strategy.scope():
-            model = make_small(name)
+            model = make_small(name, backbone)
             model.compile(optimizer=keras.optimizers.SGD(0.1))
         initial = [w.numpy() for w in model.weights]
         history = model.fit(x, epochs=2, batch_size=64, verbose=0, shuffle=False)
@@ -152,12 +160,12 @@ def test_mirrored_strategy_matches_one_device(name, binary_patterns, two_cpu_str
         np.testing.assert_allclose(a, b, atol=tolerance)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_fit_accepts_a_separate_target(name, binary_patterns):
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_fit_accepts_a_separate_target(name, backbone, binary_patterns):
     # fit(x_noisy, x_clean) trains towards the given target.
     keras.utils.set_random_seed(0)  # the shuffles, so the result does not vary by run
-    model = compiled(name)
-    x = binary_patterns[:64]
+    model = compiled(name, backbone=backbone)
+    x = as_inputs(binary_patterns[:64], backbone)
     zeros = np.zeros_like(x)
     model.fit(x, zeros, epochs=30, batch_size=64, verbose=0)
     assert float(np.mean(model.predict(x, verbose=0))) < 0.1
@@ -165,13 +173,14 @@ def test_fit_accepts_a_separate_target(name, binary_patterns):
 
 # Not "sparse": its KL penalty is one number per batch, from every example's
 # activation, which sample_weight does not reach. Not the stochastic ones: noise.
-@pytest.mark.parametrize("name", sorted(set(ALL) - STOCHASTIC - {"sparse"}))
-def test_sample_weight_zero_drops_examples_from_the_gradient(name, binary_patterns):
+@pytest.mark.parametrize("name, backbone", [
+    case for case in CASES if case[0] not in STOCHASTIC | {"sparse"}])
+def test_sample_weight_zero_drops_examples_from_the_gradient(name, backbone, binary_patterns):
     # A weighted batch's loss is sum(w * loss) / sum(w): weights 1 on the first
     # 32 examples and 0 on the other 32 train exactly as the first 32 alone.
-    x = binary_patterns[:64]
+    x = as_inputs(binary_patterns[:64], backbone)
     weight = np.repeat([1.0, 0.0], 32).astype("float32")
-    weighted, alone = compiled(name), compiled(name)
+    weighted, alone = compiled(name, backbone=backbone), compiled(name, backbone=backbone)
     weighted.fit(x, sample_weight=weight, epochs=3, batch_size=64, verbose=0, shuffle=False)
     alone.fit(x[:32], epochs=3, batch_size=32, verbose=0, shuffle=False)
     for a, b in zip(weighted.weights, alone.weights):
@@ -239,10 +248,61 @@ def test_bad_settings_are_rejected(kwargs, message):
         VARIANTS["deep"](**kwargs)
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_trains_under_xla(name, binary_patterns):
+def test_conv_settings_are_checked():
+    from aezoo.models.backbones import ConvBackbone
+
+    with pytest.raises(ValueError, match="tied weights are a dense-only option"):
+        VARIANTS["ksparse"]((8, 8, 1), (), 4, k=2, backbone=ConvBackbone())
+    with pytest.raises(ValueError, match="image-shaped: pass backbone=ConvBackbone"):
+        VARIANTS["deep"]((8, 8, 1), (), 4)
+    with pytest.raises(ValueError, match="height, width, channels"):
+        VARIANTS["deep"](64, (), 4, backbone="conv")
+    with pytest.raises(ValueError, match="normalization"):
+        ConvBackbone(normalization="layer")
+    with pytest.raises(ValueError, match="unknown backbone"):
+        VARIANTS["deep"]((8, 8, 1), (), 4, backbone="transformer")
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (7, 9, 3), (1, 1, 2)])
+def test_conv_decoder_returns_the_input_shape(shape):
+    from aezoo.models.backbones import ConvBackbone
+
+    model = VARIANTS["deep"](shape, (), 3, backbone=ConvBackbone(filters=(4, 4, 4),
+                                                               normalization="batch"))
+    x = np.random.default_rng(0).uniform(size=(2, *shape)).astype("float32")
+    assert model(x).shape == (2, *shape)
+    assert [layer.name for layer in model.encoder_layers][:3] == ["conv_0", "conv_0_norm",
+                                                                  "conv_0_activation"]
+
+
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_trains_under_xla(name, backbone, binary_patterns):
     # On GPUs Keras compiles the step with XLA by default; every op must lower.
-    model = make_small(name)
+    model = make_small(name, backbone)
     model.compile(optimizer="adam", jit_compile=True)
-    history = model.fit(binary_patterns[:64], epochs=2, batch_size=32, verbose=0)
+    history = model.fit(as_inputs(binary_patterns[:64], backbone), epochs=2, batch_size=32,
+                        verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+@pytest.mark.parametrize("name, backbone", CASES)
+def test_export_serves_what_keras_computes(name, backbone, binary_patterns, tmp_path):
+    """Every variant and backbone: a SavedModel with input-shaped signatures, equal to Keras."""
+    from aezoo.export import export_saved_model
+
+    model = compiled(name, backbone=backbone)
+    x = as_inputs(binary_patterns[:16], backbone)
+    model.fit(x, epochs=1, batch_size=16, verbose=0)
+    version = export_saved_model(model, str(tmp_path), name)
+    signatures = tf.saved_model.load(version).signatures
+    np.testing.assert_allclose(signatures["reconstruct"](x=tf.constant(x))["x_hat"], model(x),
+                               atol=1e-5)
+    np.testing.assert_allclose(signatures["encode"](x=tf.constant(x))["code"], model.encode(x),
+                               atol=1e-5)
+    np.testing.assert_allclose(signatures["anomaly_score"](x=tf.constant(x))["score"],
+                               model.reconstruction_error(x), rtol=1e-5, atol=1e-5)
+    code = np.zeros((2, SMALL["latent_dim"]), "float32")
+    assert signatures["decode"](code=tf.constant(code))["x_hat"].shape == (2, *x.shape[1:])
+    wrong = np.zeros((2, *x.shape[1:-1], x.shape[-1] + 1), "float32")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not compatible with expected"):
+        signatures["reconstruct"](x=tf.constant(wrong))

@@ -186,3 +186,29 @@ def test_bad_settings():
         model.sample(0)
     with pytest.raises(ValueError):
         model.log_likelihood(np.zeros((2, 20)), num_samples=0)
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_conv_vae_log_likelihood_sample_and_export(likelihood, binary_patterns, tmp_path):
+    """The conv VAE: image-shaped p(x|z) (every pixel in one event), IWAE bound, samples."""
+    from aezoo.export import export_saved_model
+    from aezoo.models.backbones import ConvBackbone
+
+    keras.utils.set_random_seed(0)
+    model = VariationalAutoencoder((5, 4, 1), (), 3, likelihood=likelihood, seed=0,
+                                   backbone=ConvBackbone(filters=(4,)))
+    x = binary_patterns.reshape(-1, 5, 4, 1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(x, epochs=3, batch_size=64, verbose=0)
+    z = model.encode(x[:6])
+    assert model.likelihood_distribution(z).event_shape == (5, 4, 1)
+    assert model.likelihood_distribution(z).log_prob(x[:6]).shape == (6,)
+    elbo = np.mean([model.elbo(x[:6]) for _ in range(10)], axis=0)
+    bound = model.log_likelihood(x[:6], num_samples=200, seed=0)
+    assert bound.shape == (6,) and np.isfinite(bound).all() and bound.mean() > elbo.mean()
+    samples = model.sample(7, seed=1)
+    assert samples.shape == (7, 5, 4, 1)
+    np.testing.assert_array_equal(samples, model.sample(7, seed=1))
+    signatures = tf.saved_model.load(export_saved_model(model, str(tmp_path), "v")).signatures
+    drawn = signatures["sample"](temperature=tf.ones([3]))
+    assert drawn["x_hat"].shape == (3, 5, 4, 1) and drawn["code"].shape == (3, 3)

@@ -1,6 +1,7 @@
-"""Small configurations of every variant, shared by the test files."""
+"""Small configurations of every variant and both backbones, shared by the test files."""
 
 from aezoo.models import VARIANTS
+from aezoo.models.backbones import ConvBackbone
 
 SMALL = dict(input_dim=20, hidden_dims=(16,), latent_dim=8, seed=1)
 
@@ -14,7 +15,26 @@ EXTRA_KWARGS = {
 # Variants whose training step draws random numbers (noise, z samples).
 STOCHASTIC = {"denoising", "vae"}
 
+BACKBONES = ("dense", "conv")
+# The conv cases see the same 20 features as 5 x 4 one-channel images: odd
+# sizes, so the decoder's output padding is exercised (5 -> 3 -> 2 -> 3 -> 5).
+IMAGE_SHAPE = (5, 4, 1)
+CASES = [(name, backbone) for backbone in BACKBONES for name in sorted(VARIANTS)]
 
-def make_small(name, **overrides):
+
+def make_small(name, backbone="dense", **overrides):
     kwargs = {**SMALL, **EXTRA_KWARGS.get(name, {}), **overrides}
+    if backbone == "conv":
+        kwargs.update(input_dim=IMAGE_SHAPE, backbone=ConvBackbone(filters=(4, 8)))
+        if name == "ksparse":
+            kwargs.setdefault("tied", False)  # tied weights are dense-only
     return VARIANTS[name](**kwargs)
+
+
+def as_inputs(x, backbone):
+    """Rows of 20 features as the backbone's inputs (images for conv)."""
+    return x.reshape(len(x), *IMAGE_SHAPE) if backbone == "conv" else x
+
+
+def per_example_sum(values):
+    return values.reshape(len(values), -1).sum(axis=1)

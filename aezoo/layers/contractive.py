@@ -31,4 +31,5 @@ def jacobian_frobenius_norm(function, x):
         tape.watch(x)
         code = function(x)
     jacobian = tape.batch_jacobian(code, x)
-    return tf.reduce_sum(tf.square(jacobian), axis=[1, 2])
+    # (batch, code, *input shape): every axis but the batch's is summed.
+    return tf.reduce_sum(tf.square(jacobian), axis=list(range(1, len(jacobian.shape))))

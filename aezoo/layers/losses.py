@@ -14,12 +14,17 @@ def bernoulli_cross_entropy(target, logits):
     grey levels in [0, 1] (Hinton & Salakhutdinov's cross-entropy).
     """
     elementwise = ops.binary_crossentropy(target, logits, from_logits=True)
-    return ops.sum(elementwise, axis=-1)
+    return sum_per_example(elementwise)
 
 
 def squared_error(target, prediction):
     """sum_i (target_i - prediction_i)^2 per example."""
-    return ops.sum(ops.square(target - prediction), axis=-1)
+    return sum_per_example(ops.square(target - prediction))
+
+
+def sum_per_example(values):
+    """The sum over every axis but the first: features, or an image's pixels and channels."""
+    return ops.sum(values, axis=tuple(range(1, len(values.shape))))
 
 
 def gaussian_kl_to_standard_normal(mean, stddev):

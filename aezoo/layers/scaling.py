@@ -5,7 +5,9 @@
 "standardize" (offset = mean, scale = standard deviation) or "minmax"
 (offset = minimum, scale = maximum - minimum, so training data lands in
 [0, 1]). A constant feature gets scale 1, so it maps to 0 instead of
-dividing by zero. The statistics are non-trainable weights: they are saved
+dividing by zero. ``features`` is the feature count, or one example's shape
+(height, width, channels) for images: each pixel and channel gets its own
+statistics. The statistics are non-trainable weights: they are saved
 in the ``.keras`` file and in every exported SavedModel, so a model serves
 raw rows. ``adapt`` fits them on an array or a ``tf.data.Dataset`` of
 batches (one pass, in float64; data larger than memory streams).
@@ -30,10 +32,12 @@ class FeatureScaling(keras.layers.Layer):
         if mode not in SCALINGS:
             raise ValueError(f"unknown scaling {mode!r}; choose one of {list(SCALINGS)}.")
         self.mode = mode
-        self.features = int(features)
-        self.offset = self.add_weight(shape=(self.features,), initializer="zeros",
+        self.features = (int(features) if not isinstance(features, (list, tuple))
+                         else [int(f) for f in features])
+        self.shape = tuple(self.features) if isinstance(self.features, list) else (self.features,)
+        self.offset = self.add_weight(shape=self.shape, initializer="zeros",
                                       trainable=False, name="offset")
-        self.scale = self.add_weight(shape=(self.features,), initializer="ones",
+        self.scale = self.add_weight(shape=self.shape, initializer="ones",
                                      trainable=False, name="scale")
         # Rows the statistics were fitted on: 0 until ``adapt`` runs.
         self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
@@ -59,7 +63,7 @@ class FeatureScaling(keras.layers.Layer):
 
     def adapt(self, data, batch_size=4096):
         """Fits the statistics on ``data``: an (N, features) array or a dataset of batches."""
-        stats = _RunningStats(self.features)
+        stats = _RunningStats(self.shape)
         if isinstance(data, tf.data.Dataset):
             for batch in data:
                 if isinstance(batch, (tuple, list)):
@@ -76,8 +80,8 @@ class FeatureScaling(keras.layers.Layer):
         else:
             offset, spread = stats.minimum, stats.maximum - stats.minimum
         spread = np.where(spread > 0, spread, 1.0)
-        self.offset.assign(offset.astype("float32"))
-        self.scale.assign(spread.astype("float32"))
+        self.offset.assign(offset.reshape(self.shape).astype("float32"))
+        self.scale.assign(spread.reshape(self.shape).astype("float32"))
         self.count.assign(float(stats.count))
         return self
 
@@ -85,7 +89,9 @@ class FeatureScaling(keras.layers.Layer):
 class _RunningStats:
     """Count, mean, sum of squared deviations (Chan et al.'s merge), minimum, maximum."""
 
-    def __init__(self, features):
+    def __init__(self, shape):
+        self.shape = tuple(shape)
+        features = int(np.prod(self.shape))
         self.features = features
         self.count = 0
         self.mean = np.zeros(features)
@@ -95,9 +101,11 @@ class _RunningStats:
 
     def update(self, batch):
         batch = np.asarray(batch, np.float64)
-        if batch.ndim != 2 or batch.shape[1] != self.features:
-            raise ValueError(f"expected batches of shape (n, {self.features}) to fit the "
+        if batch.shape[1:] != self.shape:
+            wanted = ", ".join(map(str, self.shape))
+            raise ValueError(f"expected batches of shape (n, {wanted}) to fit the "
                              f"scaling, got {batch.shape}")
+        batch = batch.reshape(len(batch), -1)
         if not np.isfinite(batch).all():
             raise ValueError("the data to fit the scaling on contains NaN or inf values")
         n = len(batch)

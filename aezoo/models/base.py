@@ -14,6 +14,7 @@ from aezoo import backend  # noqa: F401  (TensorFlow backend check)
 from aezoo.layers.losses import bernoulli_cross_entropy, squared_error
 from aezoo.layers.scaling import SCALINGS, FeatureScaling
 from aezoo.layers.tied import TiedDense
+from aezoo.models.backbones import backbone_from_config
 from aezoo.validation import check_array, check_input
 
 RECONSTRUCTION_LOSSES = ("cross_entropy", "squared_error")
@@ -25,9 +26,11 @@ class Autoencoder(keras.Model):
     """A fully connected autoencoder: input -> hidden_dims -> code -> mirror -> output.
 
     Args:
-        input_dim: number of input features (784 for MNIST).
-        hidden_dims: widths of the encoder's hidden layers, input side first;
-            the decoder mirrors them.
+        input_dim: number of input features (784 for MNIST), or with a conv
+            backbone one image's shape (height, width, channels).
+        hidden_dims: widths of the encoder's hidden dense layers, input side
+            first (after the conv blocks, with a conv backbone); the decoder
+            mirrors them.
         latent_dim: width of the code layer.
         activation: activation of the hidden layers (both stacks).
         code_activation: activation of the code layer; None (linear) as in
@@ -44,6 +47,10 @@ class Autoencoder(keras.Model):
             and ``decode``/``call`` return them on the raw scale. The losses
             are computed on the scaled features.
         seed: seeds weight initialisation (and any noise) for reproducible runs.
+        backbone: None (dense layers only) or ``ConvBackbone(...)`` (see
+            ``aezoo.models.backbones``): conv blocks between the image and the
+            dense layers, and their mirror in the decoder. Tied weights are
+            dense-only.
 
     Train with ``model.compile(optimizer=...)`` and ``model.fit(x)``: the input
     is the target unless ``y`` is given. Metrics: ``loss``, ``reconstruction``
@@ -71,10 +78,15 @@ class Autoencoder(keras.Model):
         weight_decay=0.0,
         input_scaling=None,
         seed=None,
+        backbone=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.input_dim = _positive_int(input_dim, "input_dim")
+        self.backbone = backbone_from_config(backbone)
+        # One example's shape: (features,) for dense models, (height, width,
+        # channels) for conv ones; input_dim is its size either way.
+        self.example_shape = _example_shape(input_dim, self.backbone)
+        self.input_dim = int(np.prod(self.example_shape))
         self.hidden_dims = tuple(
             _positive_int(units, "hidden_dims entry") for units in hidden_dims
         )
@@ -89,6 +101,9 @@ class Autoencoder(keras.Model):
                 "reconstruction_loss='cross_entropy' needs output_activation="
                 f"'sigmoid', got {output_activation!r}."
             )
+        if tied and self.backbone is not None:
+            raise ValueError("tied weights are a dense-only option: a conv backbone's decoder "
+                             "has its own transposed kernels; pass tied=False.")
         if float(weight_decay) < 0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}.")
         if input_scaling is not None and input_scaling not in SCALINGS:
@@ -96,7 +111,8 @@ class Autoencoder(keras.Model):
                              f"of {list(SCALINGS)}.")
         self.input_scaling = input_scaling
         self.scaler = (None if input_scaling is None
-                       else FeatureScaling(input_scaling, self.input_dim, name="input_scaling"))
+                       else FeatureScaling(input_scaling, self._scaling_features(),
+                                           name="input_scaling"))
         self.activation = activation
         self.code_activation = code_activation
         self.output_activation = output_activation
@@ -114,12 +130,12 @@ class Autoencoder(keras.Model):
         self.term_trackers = {
             term: keras.metrics.Mean(name=term) for term in self.loss_term_names()
         }
-        self.build((None, self.input_dim))
+        self.build((None, *self.example_shape))
 
     def get_config(self):
         return {
             **super().get_config(),
-            "input_dim": self.input_dim,
+            "input_dim": self.input_dim if self.backbone is None else list(self.example_shape),
             "hidden_dims": list(self.hidden_dims),
             "latent_dim": self.latent_dim,
             "activation": self.activation,
@@ -130,9 +146,13 @@ class Autoencoder(keras.Model):
             "weight_decay": self.weight_decay,
             "input_scaling": self.input_scaling,
             "seed": self.seed,
+            "backbone": None if self.backbone is None else self.backbone.get_config(),
         }
 
     # ----------------------------------------------------------- architecture
+    def _scaling_features(self):
+        return self.input_dim if self.backbone is None else list(self.example_shape)
+
     def loss_term_names(self):
         """The loss terms reported as metrics besides the total ``loss``."""
         penalty = ("penalty",) if self.reports_penalty else ()
@@ -146,7 +166,8 @@ class Autoencoder(keras.Model):
         """Activity regularizer on the code layer; the sparse variant sets one."""
         return None
 
-    def _dense(self, units, activation, name, index, **kwargs):
+    def _kernel_settings(self, index):
+        """Layer ``index``'s seeded kernel initializer and weight decay."""
         initializer = (
             "glorot_uniform"
             if self.seed is None
@@ -155,18 +176,17 @@ class Autoencoder(keras.Model):
         regularizer = (
             keras.regularizers.L2(self.weight_decay / 2) if self.weight_decay else None
         )
+        return {"kernel_initializer": initializer, "kernel_regularizer": regularizer}
+
+    def _dense(self, units, activation, name, index, **kwargs):
         return keras.layers.Dense(
-            units,
-            activation=activation,
-            kernel_initializer=initializer,
-            kernel_regularizer=regularizer,
-            name=name,
-            **kwargs,
+            units, activation=activation, name=name, **self._kernel_settings(index), **kwargs
         )
 
     def _make_encoder_layers(self):
-        """Hidden layers then the code layer; variants add layers around them."""
-        layers = [
+        """Conv blocks (if any), hidden layers, then the code layer; variants add layers around them."""
+        conv = [] if self.backbone is None else self.backbone.encoder_layers(self._kernel_settings)
+        layers = conv + [
             self._dense(units, self.activation, f"encoder_{i}", i)
             for i, units in enumerate(self.hidden_dims)
         ]
@@ -183,6 +203,11 @@ class Autoencoder(keras.Model):
 
     def _make_decoder_layers(self):
         """The mirror of the encoder; the last layer outputs pre-activations."""
+        offset = len(self.hidden_dims) + 1
+        if self.backbone is not None:
+            dense = [self._dense(units, self.activation, f"decoder_{i}", offset + i)
+                     for i, units in enumerate(reversed(self.hidden_dims))]
+            return dense + self.backbone.decoder_layers(self.example_shape, self._kernel_settings)
         widths = [*reversed(self.hidden_dims), self.input_dim]
         activations = [self.activation] * len(self.hidden_dims) + [None]
         if self.tied:
@@ -197,7 +222,6 @@ class Autoencoder(keras.Model):
                     zip(reversed(encoder_dense), activations)
                 )
             ]
-        offset = len(self.hidden_dims) + 1
         return [
             self._dense(units, activation, f"decoder_{i}", offset + i)
             for i, (units, activation) in enumerate(zip(widths, activations))
@@ -206,7 +230,7 @@ class Autoencoder(keras.Model):
     def build(self, input_shape=None):
         if self.built:  # load_model calls build again after the constructor
             return
-        shape = (None, self.input_dim)
+        shape = (None, *self.example_shape)
         for layer in self.encoder_layers:
             layer.build(shape)
             shape = layer.compute_output_shape(shape)
@@ -219,7 +243,7 @@ class Autoencoder(keras.Model):
     # ---------------------------------------------------------------- forward
     def scaled_inputs(self, x, name="x"):
         """``x`` checked (shape, dtype, finite) and mapped to the model's scale."""
-        x = check_input(x, self.input_dim, name=name)
+        x = check_input(x, self.example_shape, name=name)
         return x if self.scaler is None else self.scaler(x)
 
     def raw_outputs(self, x_hat):
@@ -255,7 +279,7 @@ class Autoencoder(keras.Model):
         scaled = self.scaled_inputs(x)
         x_hat = self._reconstruct_scaled(scaled)
         if scale == "raw" and self.scaler is not None:
-            return squared_error(check_input(x, self.input_dim), self.raw_outputs(x_hat))
+            return squared_error(check_input(x, self.example_shape), self.raw_outputs(x_hat))
         return squared_error(scaled, x_hat)
 
     def _encode(self, x, training=False):
@@ -439,7 +463,7 @@ class Autoencoder(keras.Model):
 
     def _check_concrete(self, value, name):
         if isinstance(value, (np.ndarray, list)):
-            check_array(value, self.input_dim, name)
+            check_array(value, self.example_shape, name)
 
 
 def _target_for_weights(x, y, kwargs):
@@ -451,6 +475,20 @@ def _target_for_weights(x, y, kwargs):
     if y is None and kwargs.get("sample_weight") is not None:
         return x
     return y
+
+
+def _example_shape(input_dim, backbone):
+    if isinstance(input_dim, (list, tuple)):
+        shape = tuple(_positive_int(s, "input_dim entry") for s in input_dim)
+    else:
+        shape = (_positive_int(input_dim, "input_dim"),)
+    if backbone is not None:
+        backbone.check_input_shape(shape)
+    elif len(shape) != 1:
+        raise ValueError(f"input_dim {shape} is image-shaped: pass backbone=ConvBackbone(...) "
+                         f"(aezoo.models.backbones), or flatten the images to "
+                         f"{int(np.prod(shape))} features.")
+    return shape
 
 
 def _positive_int(value, name):

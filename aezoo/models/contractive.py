@@ -38,7 +38,8 @@ class ContractiveAutoencoder(Autoencoder):
 
     @property
     def uses_closed_form(self):
-        return not self.hidden_dims and self.code_activation == "sigmoid"
+        return (not self.hidden_dims and self.code_activation == "sigmoid"
+                and self.backbone is None)
 
     def jacobian_norm(self, x, training=False):
         """||J_f(x)||_F^2 per example, for raw ``x`` (the Jacobian is the scaled input's)."""

@@ -101,7 +101,7 @@ class VariationalAutoencoder(Autoencoder):
         if self.likelihood == "gaussian":
             # One learnable log standard deviation per feature.
             self.log_scale = self.add_weight(
-                shape=(self.input_dim,), initializer="zeros", name="log_scale"
+                shape=self.example_shape, initializer="zeros", name="log_scale"
             )
         self.sampling_seed = keras.random.SeedGenerator(self.seed)
         super().build(input_shape)
@@ -116,13 +116,13 @@ class VariationalAutoencoder(Autoencoder):
         return tfd.Independent(tfd.Normal(mean, stddev), reinterpreted_batch_ndims=1)
 
     def likelihood_distribution(self, z, training=False):
-        """p(x|z) as a tfp distribution with event shape (input_dim,)."""
+        """p(x|z) as a tfp distribution with event shape ``example_shape``."""
         logits = self._decode_logits(z, training)
         if self.likelihood == "bernoulli":
             base = tfd.Bernoulli(logits=logits, dtype=tf.float32)
         else:
             base = tfd.Normal(logits, ops.exp(self.log_scale))
-        return tfd.Independent(base, reinterpreted_batch_ndims=1)
+        return tfd.Independent(base, reinterpreted_batch_ndims=len(self.example_shape))
 
     def _posterior_params(self, x, training=False):
         params = self._encode(x, training)
@@ -219,7 +219,7 @@ class VariationalAutoencoder(Autoencoder):
         z = posterior.sample(num_samples, seed=seed)  # (k, batch, latent)
         flat_z = tf.reshape(z, (-1, self.latent_dim))
         # Row i * batch + b of the flattened samples belongs to example b.
-        x_tiled = tf.tile(x, [num_samples, 1])
+        x_tiled = tf.tile(x, [num_samples] + [1] * len(self.example_shape))
         log_px = tf.reshape(
             self.likelihood_distribution(flat_z).log_prob(x_tiled), tf.shape(z)[:2]
         )

@@ -292,7 +292,7 @@ def encoder_of(model):
     from aezoo.models import Autoencoder, VariationalAutoencoder
 
     if isinstance(model, Autoencoder):
-        inputs = keras.Input((model.input_dim,), name="x")
+        inputs = keras.Input(model.example_shape, name="x")
         hidden = inputs
         for layer in model.encoder_layers:
             if not _is_corruption(layer):

@@ -19,9 +19,9 @@ ATOL = 1e-5
 _PROBE_ROWS = 16
 
 
-def _probe(input_dim):
+def _probe(example_shape):
     """Fixed inputs in [0, 1), the range every zoo model was trained on."""
-    return np.random.default_rng(0).uniform(size=(_PROBE_ROWS, input_dim)).astype("float32")
+    return np.random.default_rng(0).uniform(size=(_PROBE_ROWS, *example_shape)).astype("float32")
 
 
 def check_export(model, version_dir, atol=ATOL):
@@ -31,7 +31,7 @@ def check_export(model, version_dir, atol=ATOL):
     """
     import tensorflow as tf
 
-    x = _probe(model.input_dim)
+    x = _probe(model.example_shape)
     loaded = tf.saved_model.load(os.fspath(version_dir)).signatures
     pairs = {
         "encode/code": (loaded["encode"](x=tf.constant(x))["code"], model.encode(x)),
