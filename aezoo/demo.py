@@ -77,7 +77,8 @@ def draw_pictures(models, data, out_dir):
     rows, names = [], []
     for name, (card, model) in models.items():
         if card["data"]["name"] == "mnist" and isinstance(model, Autoencoder):
-            rows.append(np.asarray(model(originals)))
+            images = originals.reshape(len(originals), *model.example_shape)  # conv: 28x28x1
+            rows.append(np.asarray(model(images)).reshape(len(originals), -1))
             names.append(name)
     if rows:
         path = os.path.join(out_dir, "reconstructions.png")
@@ -142,13 +143,17 @@ def main(argv=None):
             if dataset not in data:
                 x_train, y_train, x_test, y_test = load_data(recipe, args.data_dir)
                 keep = slice(None, args.test_images)
-                data[dataset] = (x_train, y_train, x_test[keep],
+                # Kept flat; each model gets them in its own shape (conv: 28x28x1).
+                data[dataset] = (x_train.reshape(len(x_train), -1), y_train,
+                                 x_test[keep].reshape(len(x_test[keep]), -1),
                                  None if y_test is None else y_test[keep])
         except DataError as error:
             print(f"aezoo.demo: error: {error}", file=sys.stderr)
             return 2
         x_train, y_train, x_test, y_test = data[dataset]
-        measured = evaluate_metrics(model, recipe, x_test, y_test, x_train=x_train,
+        shape = getattr(model, "example_shape", x_test.shape[1:])
+        measured = evaluate_metrics(model, recipe, x_test.reshape(-1, *shape), y_test,
+                                    x_train=x_train.reshape(-1, *shape),
                                     names=[m["name"] for m in card["metrics"]])
         for row in metric_rows(card, measured, args.root):
             latent = getattr(model, "latent_dim", None)

@@ -21,9 +21,10 @@ def squared_error_per_image(model_or_fn, x, batch_size=1000):
     ``batch_size`` rows. Returns a Python float.
     """
     x = np.asarray(x, dtype=np.float32)
-    if x.ndim != 2 or len(x) == 0:
+    if x.ndim < 2 or len(x) == 0:
         raise ValueError(
-            f"x must be a non-empty (images, features) array, got shape {x.shape}."
+            f"x must be a non-empty (images, features) or (images, height, width, channels) "
+            f"array, got shape {x.shape}."
         )
     batch_size = int(batch_size)
     if batch_size < 1:
@@ -46,7 +47,7 @@ def _mean_squared_error(x, reconstruction):
         raise ValueError(
             f"the reconstruction has shape {reconstruction.shape}, expected {x.shape}."
         )
-    diff = x.astype(np.float64) - reconstruction.astype(np.float64)
+    diff = (x.astype(np.float64) - reconstruction.astype(np.float64)).reshape(len(x), -1)
     return float(np.mean(np.sum(diff * diff, axis=1)))
 
 

@@ -97,7 +97,7 @@ def latent_grid(model, path, steps=15, low=0.05, high=0.95, image_shape=(28, 28)
 
 def samples(model, path, count=100, columns=10, seed=0, image_shape=(28, 28)):
     """``count`` images decoded from prior draws (pixel means, not binary samples)."""
-    images = np.asarray(model.sample(count, seed=seed))
+    images = np.asarray(model.sample(count, seed=seed)).reshape(count, -1)  # conv: 28x28x1
     rows = [images[i:i + columns] for i in range(0, count, columns)]
     return image_grid(rows, path, image_shape=image_shape, scale=2)
 

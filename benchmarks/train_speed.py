@@ -1,9 +1,14 @@
 """Training throughput of aezoo's DeepAutoencoder against a plain Keras model.
 
-    python benchmarks/train_speed.py [--rounds 5] [--images 10000] [--batch-size 100]
+    python benchmarks/train_speed.py [--case dense|conv] [--rounds 5] [--images 10000]
+                                     [--batch-size 100]
 
-Both models are 784-1000-500-250-30-250-500-1000-784 (sigmoid hidden units, a
-linear code, an output layer of logits), start from the same weights, train
+``--case dense`` (the default): both models are
+784-1000-500-250-30-250-500-1000-784 (sigmoid hidden units, a linear code, an
+output layer of logits). ``--case conv``: both are aezoo's ``ConvBackbone``
+on 28 x 28 x 1 images, two stride-2 conv blocks (32, 64 filters, ReLU), a
+linear 30-d code and the transposed mirror; the peer is a functional model
+of the same Keras layers. Both start from the same weights, train
 with Adam(1e-3) on the same batches (no shuffling) and minimise the same loss:
 Bernoulli cross-entropy from logits summed over the 784 pixels and averaged
 over the batch. aezoo's model uses its own train_step; the peer is a
@@ -31,10 +36,13 @@ from keras import ops  # noqa: E402
 from aezoo.data import load_mnist  # noqa: E402
 from aezoo.data.mnist import find_local_mnist_dir  # noqa: E402
 from aezoo.models import DeepAutoencoder  # noqa: E402
+from aezoo.models.backbones import ConvBackbone  # noqa: E402
 
 HIDDEN_DIMS = (1000, 500, 250)
 LATENT_DIM = 30
 TARGET_RATIO = 0.95
+IMAGE_SHAPE = (28, 28, 1)
+CONV_FILTERS = (32, 64)
 
 
 def bernoulli_cross_entropy_loss(y_true, logits):
@@ -42,7 +50,8 @@ def bernoulli_cross_entropy_loss(y_true, logits):
 
     Keras' default reduction then averages over the batch, as aezoo does.
     """
-    return ops.sum(ops.binary_crossentropy(y_true, logits, from_logits=True), axis=-1)
+    elementwise = ops.binary_crossentropy(y_true, logits, from_logits=True)
+    return ops.sum(elementwise, axis=tuple(range(1, len(elementwise.shape))))
 
 
 def keras_peer(input_dim=784, hidden_dims=HIDDEN_DIMS, latent_dim=LATENT_DIM):
@@ -57,6 +66,41 @@ def keras_peer(input_dim=784, hidden_dims=HIDDEN_DIMS, latent_dim=LATENT_DIM):
     logits = keras.layers.Dense(input_dim)(h)
     probabilities = keras.layers.Activation("sigmoid")(logits)
     return keras.Model(inputs, logits), keras.Model(inputs, probabilities)
+
+
+def keras_conv_peer(backbone, latent_dim=LATENT_DIM):
+    """A functional model of the same layers as aezoo's conv autoencoder (logits out)."""
+    no_settings = lambda index: {}  # noqa: E731  (the weights are copied in afterwards)
+    inputs = keras.Input(IMAGE_SHAPE)
+    h = inputs
+    for layer in backbone.encoder_layers(no_settings):
+        h = layer(h)
+    h = keras.layers.Dense(latent_dim)(h)
+    for layer in backbone.decoder_layers(IMAGE_SHAPE, no_settings):
+        h = layer(h)
+    return keras.Model(inputs, h)
+
+
+def build_pair(case, seed):
+    """(aezoo model, Keras peer), same layers and the same initial weights."""
+    if case == "conv":
+        backbone = ConvBackbone(filters=CONV_FILTERS)
+        model = DeepAutoencoder(IMAGE_SHAPE, (), LATENT_DIM, backbone=backbone, seed=seed)
+        peer = keras_conv_peer(backbone)
+    else:
+        model = DeepAutoencoder(784, HIDDEN_DIMS, LATENT_DIM, seed=seed)
+        peer, _ = keras_peer()
+    # Both list their layers' kernel and bias in the same order.
+    peer.set_weights(model.get_weights())
+    return model, peer
+
+
+def describe(case, model):
+    if case == "conv":
+        return (f"conv {'x'.join(map(str, IMAGE_SHAPE))} - {'-'.join(map(str, CONV_FILTERS))} "
+                f"filters, stride 2 - {LATENT_DIM} - mirror, {model.count_params():,} parameters")
+    return (f"784-{'-'.join(map(str, HIDDEN_DIMS))}-{LATENT_DIM}-mirror-784, "
+            f"{model.count_params():,} parameters")
 
 
 def load_data(n_images, seed):
@@ -80,6 +124,8 @@ def train_epoch(model, x, y, batch_size):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--case", choices=("dense", "conv"), default="dense",
+                        help="default: %(default)s")
     parser.add_argument("--rounds", type=int, default=5, help="default: %(default)s")
     parser.add_argument("--images", type=int, default=10000,
                         help="images per epoch (default: %(default)s)")
@@ -90,11 +136,10 @@ def main(argv=None):
         parser.error("--rounds, --images and --batch-size must be positive")
 
     x, description = load_data(args.images, args.seed)
+    if args.case == "conv":
+        x = x.reshape(-1, *IMAGE_SHAPE)
     keras.utils.set_random_seed(args.seed)
-    aezoo_model = DeepAutoencoder(784, HIDDEN_DIMS, LATENT_DIM, seed=args.seed)
-    peer, _ = keras_peer()
-    # Same starting point: both list their dense layers' kernel and bias in order.
-    peer.set_weights(aezoo_model.get_weights())
+    aezoo_model, peer = build_pair(args.case, args.seed)
     aezoo_model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3))
     peer.compile(
         optimizer=keras.optimizers.Adam(learning_rate=1e-3), loss=bernoulli_cross_entropy_loss
@@ -107,8 +152,7 @@ def main(argv=None):
     print(f"Keras {keras.__version__}, backend {keras.backend.backend()}; "
           f"devices: {_devices()}")
     print(f"data: {description}")
-    print(f"model: 784-{'-'.join(map(str, HIDDEN_DIMS))}-{LATENT_DIM}-mirror-784, "
-          f"{aezoo_model.count_params():,} parameters; Adam 1e-3, batch {args.batch_size}, "
+    print(f"model: {describe(args.case, aezoo_model)}; Adam 1e-3, batch {args.batch_size}, "
           f"{args.rounds} rounds x 1 epoch of {args.images:,} images each")
 
     warm_up = {}

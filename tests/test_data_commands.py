@@ -139,6 +139,42 @@ def test_train_on_an_image_folder(tmp_path, capsys):
     assert "loss cross_entropy, sigmoid output; no scaling" in printed
 
 
+def test_conv_train_encode_score_on_an_image_folder(tmp_path, capsys):
+    """--backbone conv: image-shaped model from an image folder; the other commands reshape."""
+    from PIL import Image
+
+    from aezoo.models.backbones import ConvBackbone
+
+    folder = tmp_path / "stripes"
+    folder.mkdir()
+    for i in range(24):
+        pixels = np.zeros((8, 6), np.uint8)
+        pixels[:, i % 6] = 255
+        Image.fromarray(pixels, "L").save(folder / f"{i}.png")
+    out = tmp_path / "conv.keras"
+    assert main(["train", "--model", "deep", "--backbone", "conv", "--filters", "4,8",
+                 "--data", str(folder), "--image-size", "8x6", "--latent-dim", "3", "--epochs", "2",
+                 "--batch-size", "8", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "8x6x1-conv4-conv8-3-mirror-8x6x1" in printed
+    model = keras.saving.load_model(out, compile=False)
+    assert model.example_shape == (8, 6, 1) and isinstance(model.backbone, ConvBackbone)
+    codes, size = tmp_path / "codes.npy", ["--image-size", "8x6"]
+    assert main(["encode", str(out), "--data", str(folder), *size, "--out", str(codes)]) == 0
+    assert np.load(codes).shape == (24, 3)
+    scores = tmp_path / "scores.npy"
+    assert main(["score", str(out), "--data", str(folder), *size, "--out", str(scores)]) == 0
+    assert np.load(scores).shape == (24,) and np.isfinite(np.load(scores)).all()
+    assert main(["evaluate", str(out), "--data", str(folder), *size]) == 0
+    capsys.readouterr()
+    # A table cannot feed a conv model.
+    table = tmp_path / "t.csv"
+    table.write_text("a,b\n1,2\n3,4\n")
+    assert main(["train", "--model", "deep", "--backbone", "conv", "--data", str(table)]) == 2
+    assert "--backbone conv needs images" in capsys.readouterr().err
+    assert main(["train", "--model", "deep", "--backbone", "conv"]) == 2
+
+
 def test_pretrain_on_a_table(table, tmp_path, capsys):
     out = tmp_path / "pre.keras"
     assert main(["pretrain", "--data", str(table), *COMMON, "--hidden-dims", "8,2",

@@ -183,7 +183,7 @@ def test_cli_list_info_verify(published, capsys):
 # ------------------------------------------------------------------ recipes
 def test_recipes_all_load_and_validate():
     names = recipes.available_recipes()
-    assert len(names) == 12
+    assert len(names) == 15
     for name in names:
         recipe = recipes.load_recipe(name)
         assert recipe["name"] == name
@@ -276,6 +276,30 @@ def test_nll_matches_brute_force_and_is_at_most_minus_elbo():
     assert true_nll - 0.01 < nll < true_nll + 0.1, (nll, true_nll)
     minus_elbo = -np.mean([model.elbo(x) for _ in range(50)])
     assert nll < minus_elbo - 0.05, (nll, minus_elbo)
+
+
+def test_conv_recipe_trains_on_images_and_measures_corrupted_errors():
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(64, 28, 28, 1)).astype("float32")
+    recipe = recipes.load_recipe("mnist-conv-denoising")
+    assert recipes.example_shape(recipe) == (28, 28, 1)
+    model, _ = recipes.train_from_recipe(recipe, arrays=(images, None, images, None),
+                                         epochs_scale=0.01, verbose=0)
+    assert model.example_shape == (28, 28, 1) and model.noise == "gaussian"
+    measured = metrics.evaluate_metrics(model, recipe, images)
+    assert set(measured) == {"squared_error", "squared_error_gaussian_0.5",
+                             "squared_error_masking_0.5"}
+    for name, noise in (("squared_error_gaussian_0.5", "gaussian"),
+                        ("squared_error_masking_0.5", "masking")):
+        corrupted = metrics.corrupt(images, noise, 0.5).astype("float32")
+        assert not np.allclose(corrupted, images)
+        x_hat = model.predict(corrupted, verbose=0).astype("float64")
+        expected = np.mean(np.sum((images - x_hat).reshape(64, -1) ** 2, axis=1))
+        assert measured[name] == pytest.approx(expected, rel=1e-5)
+    # The model's own noise: Gaussian, sd 0.5, so the same as the Gaussian metric.
+    own = metrics.evaluate_metrics(model, recipe, images, names=["squared_error_corrupted"])
+    assert own["squared_error_corrupted"] == pytest.approx(
+        measured["squared_error_gaussian_0.5"], rel=1e-6)
 
 
 def test_metric_values_match_independent_computations():

@@ -16,7 +16,7 @@ import pytest
 from aezoo import zoo
 from aezoo.zoo import report
 from aezoo.zoo.metrics import evaluate_metrics
-from aezoo.zoo.recipes import load_data
+from aezoo.zoo.recipes import example_shape, load_data
 from helpers import damage_file
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,11 +40,12 @@ def datasets(request):
 
     def get(recipe):
         name = recipe["data"]["name"]
-        if name not in cache:
+        key = (name, example_shape(recipe))  # conv entries take 28 x 28 x 1 images
+        if key not in cache:
             if name == "mnist":
                 request.getfixturevalue("mnist_dir")
-            cache[name] = load_data(recipe)
-        return cache[name]
+            cache[key] = load_data(recipe)
+        return cache[key]
     return get
 
 

@@ -110,10 +110,12 @@ def load_model(path, detectors=False):
 
 
 def check_features(model, data, path):
+    """``data`` for ``model``: the feature count checked, rows reshaped to a conv model's images."""
     expected = getattr(model, "n_features_in_", None) or model.input_dim
     if data.features != expected:
         raise UsageError(f"{data.description} has {data.features} features, but {path} was "
                          f"trained on {expected}")
+    return data.shaped(getattr(model, "example_shape", (expected,)))
 
 
 def check_new_file(path, overwrite, suffixes):

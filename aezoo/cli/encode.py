@@ -34,7 +34,7 @@ def encode_command(args):
 
     model = load_model(args.model)
     data = load_source(args)
-    check_features(model, data, args.model)
+    data = check_features(model, data, args.model)
     codes = encode_in_batches(model, data, args.batch_size)
     write_atomic(out, lambda path: np.save(path, codes.astype("float32")))
     print(f"Wrote {args.out}: codes of shape {codes.shape} ({type(model).__name__}, "

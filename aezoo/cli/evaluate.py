@@ -17,7 +17,7 @@ def evaluate_command(args):
 
     model = load_model(args.model)
     data = load_source(args)
-    check_features(model, data, args.model)
+    data = check_features(model, data, args.model)
     model.compile(optimizer="adam")
     terms = model.evaluate(data.batches(args.batch_size), verbose=0, return_dict=True)
     print(f"{type(model).__name__} on {data.description}: "

@@ -74,7 +74,7 @@ def score_command(args):
 
     model = load_model(args.model, detectors=True)
     data = load_source(args)
-    check_features(model, data, args.model)
+    data = check_features(model, data, args.model)
     detector = hasattr(model, "threshold_")
     if detector:
         scores = np.concatenate([model.anomaly_score(np.asarray(batch))

@@ -76,6 +76,12 @@ def add_parser(commands):
     train.add_argument(
         "--latent-dim", type=positive_int, help="code width (default: the variant's own)"
     )
+    train.add_argument("--backbone", choices=("dense", "conv"), default="dense",
+                       help="conv: a convolutional encoder and decoder on image data "
+                       "(--data with images: a folder, MNIST, an npz of images, TFDS); "
+                       "default: %(default)s")
+    train.add_argument("--filters", type=dims, metavar="FILTERS",
+                       help="conv: the conv blocks' filters, input side first (default: 32,64)")
     train.add_argument("--epochs", type=positive_int, default=10,
                        help="default: %(default)s")
     train.add_argument("--batch-size", type=positive_int, default=100,
@@ -166,8 +172,30 @@ def _fail(message):
 
 
 def _architecture(model):
+    if model.backbone is not None:
+        shape = "x".join(map(str, model.example_shape))
+        convs = "-".join(f"conv{f}" for f in model.backbone.filters)
+        widths = [convs, *model.hidden_dims]
+        return "-".join(str(w) for w in [shape, *widths, model.latent_dim, "mirror", shape])
     widths = [model.input_dim, *model.hidden_dims]
     return "-".join(str(w) for w in [*widths, model.latent_dim, *reversed(widths)])
+
+
+def _conv_input(args, data, validation, kwargs):
+    """(data, validation) reshaped to images, and the conv backbone in ``kwargs``."""
+    from aezoo.models.backbones import ConvBackbone
+
+    if data.image_shape is None:
+        raise UsageError(f"--backbone conv needs images (an image folder, mnist, an npz or "
+                         f"TFDS set of images); {data.description} holds rows of "
+                         f"{data.features} features")
+    shape = tuple(data.image_shape) + ((1,) if len(data.image_shape) == 2 else ())
+    kwargs["backbone"] = ConvBackbone(**({"filters": args.filters} if args.filters else {}))
+    kwargs.setdefault("hidden_dims", ())
+    if args.model == "ksparse":
+        kwargs.setdefault("tied", False)  # tied weights are dense-only
+    return (data.shaped(shape), None if validation is None else validation.shaped(shape),
+            shape)
 
 
 def _fraction(text):
@@ -183,6 +211,8 @@ def train_command(args):
     out_path = check_out_path(args)
     if args.data is not None:
         return train_on_data(args, kwargs, out_path)
+    if args.backbone == "conv" or args.filters:
+        raise UsageError("--backbone conv trains on --data (e.g. --data mnist)")
     for flag, given in (("--validation-data", args.validation_data),
                         ("--validation-split", args.validation_split),
                         ("--early-stopping", args.early_stopping)):
@@ -308,6 +338,11 @@ def train_on_data(args, kwargs, out_path):
         raise UsageError(f"--validation-data has {validation.features} features, --data "
                          f"{data.features}")
     cls = VARIANTS[args.model]
+    input_dim = data.features
+    if args.backbone == "conv":
+        data, validation, input_dim = _conv_input(args, data, validation, kwargs)
+    elif args.filters:
+        raise UsageError("--filters applies to --backbone conv")
     sample = _sample(data)
     try:
         settings, reason = settings_for_data(cls, sample, args.scaling, args.loss)
@@ -323,7 +358,7 @@ def train_on_data(args, kwargs, out_path):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     try:
-        model = cls(input_dim=data.features, seed=args.seed, **settings, **kwargs)
+        model = cls(input_dim=input_dim, seed=args.seed, **settings, **kwargs)
     except (ValueError, TypeError) as error:
         return _fail(f"cannot build --model {args.model}: {error}")
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate))

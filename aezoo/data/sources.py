@@ -70,6 +70,19 @@ class Data:
         labels = ", labels kept apart" if self.y is not None else ""
         return f"{self.description}: {size} x {self.features} features{shape}{labels}"
 
+    def shaped(self, example_shape):
+        """The same data with each row reshaped to ``example_shape`` (a conv model's images)."""
+        example_shape = tuple(example_shape)
+        if len(example_shape) == 1:
+            return self
+        if int(np.prod(example_shape)) != self.features:
+            raise DataError(f"{self.description} has {self.features} features per row, not "
+                            f"{'x'.join(map(str, example_shape))} images")
+        if self.dataset is not None:
+            dataset = self.dataset.map(lambda batch: _reshape_batch(batch, example_shape))
+            return dataclasses.replace(self, dataset=dataset)
+        return dataclasses.replace(self, x=self.x.reshape(len(self.x), *example_shape))
+
     def batches(self, batch_size, shuffle=False, seed=0):
         """A ``tf.data.Dataset`` of float32 (batch, features) batches."""
         import tensorflow as tf
@@ -80,6 +93,12 @@ class Data:
         if shuffle:
             data = data.shuffle(len(self.x), seed=seed, reshuffle_each_iteration=True)
         return data.batch(batch_size)
+
+
+def _reshape_batch(batch, example_shape):
+    import tensorflow as tf
+
+    return tf.reshape(batch, (-1, *example_shape))
 
 
 def load_data(source, *, label_column=None, drop_non_numeric=False, drop_nan=False, key=None,

@@ -22,7 +22,13 @@ METRICS = {
         "mean over the test images", True),
     "squared_error_corrupted": (
         "squared error per image against the clean image, the input corrupted by the "
-        "model's own noise (fixed seed 0)", True),
+        "model's own noise and level (fixed seed 0)", True),
+    "squared_error_gaussian_0.5": (
+        "squared error per image against the clean image, the input plus Gaussian noise of "
+        "standard deviation 0.5 (fixed seed 0, not clipped)", True),
+    "squared_error_masking_0.5": (
+        "squared error per image against the clean image, half the input pixels set to 0 "
+        "(fixed seed 0)", True),
     "principal_angle_pca": (
         "largest principal angle, degrees, between the decoder's column space and the "
         "top-k PCA subspace of the training images", True),
@@ -77,6 +83,28 @@ def linear_probe_error(model, x_train, y_train, x_test, y_test):
     return 100.0 * float(np.mean(predicted != np.asarray(y_test)))
 
 
+def corrupt(x, noise, level, seed=0):
+    """``x`` corrupted as ``aezoo.layers.noise`` does in training, from a fixed seed, in NumPy."""
+    rng = np.random.default_rng(seed)
+    if noise == "masking":
+        return x * (rng.uniform(size=x.shape) >= level)
+    if noise == "gaussian":
+        return x + level * rng.normal(size=x.shape)
+    if noise == "salt_and_pepper":
+        hit, salt = rng.uniform(size=x.shape) < level, rng.uniform(size=x.shape) < 0.5
+        return np.where(hit, salt.astype(x.dtype), x)
+    raise ValueError(f"unknown noise {noise!r}")
+
+
+def corrupted_squared_error(model, x, noise, level):
+    """Mean squared error per image of the model's reconstruction of corrupted ``x`` vs ``x``."""
+    from aezoo.evaluation import _mean_squared_error
+
+    x_hat = model.predict(corrupt(x, noise, level).astype("float32"), batch_size=1000,
+                          verbose=0)
+    return _mean_squared_error(x, np.asarray(x_hat))
+
+
 def importance_sampled_nll(model, x_test, samples=NLL_SAMPLES, images=None):
     """Mean -log p(x) in nats over the binarized test images (IWAE bound, ``samples`` = k).
 
@@ -116,10 +144,11 @@ def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=N
             predicted = np.argmax(model.predict(x_test, batch_size=1000, verbose=0), axis=1)
             results[name] = 100.0 * float(np.mean(predicted != np.asarray(y_test)))
         elif name == "squared_error_corrupted" and hasattr(model, "noise_level"):
-            rng = np.random.default_rng(0)
-            corrupted = x_test * (rng.uniform(size=x_test.shape) >= model.noise_level)
-            x_hat = model.predict(corrupted.astype("float32"), batch_size=1000, verbose=0)
-            results[name] = float(np.mean(np.sum((x_test - x_hat) ** 2, axis=1)))
+            results[name] = corrupted_squared_error(model, x_test, model.noise,
+                                                    model.noise_level)
+        elif name in ("squared_error_gaussian_0.5", "squared_error_masking_0.5"):
+            noise = "gaussian" if "gaussian" in name else "masking"
+            results[name] = corrupted_squared_error(model, x_test, noise, 0.5)
         elif name == "mean_activation":
             results[name] = float(np.mean(encode_in_batches(model, x_test)))
         elif name == "jacobian_norm" and hasattr(model, "jacobian_norm"):

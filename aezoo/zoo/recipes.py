@@ -200,8 +200,16 @@ def load_data(recipe, data_dir=None):
 
     x_train, y_train = load_mnist("train", data_dir=data_dir)
     x_test, y_test = load_mnist("test", data_dir=data_dir)
-    return (x_train[: data["train"]], y_train[: data["train"]],
-            x_test[: data["test"]], y_test[: data["test"]])
+    shape = example_shape(recipe)
+    x_train, x_test = (x[: data[part]].reshape(-1, *shape)
+                       for x, part in ((x_train, "train"), (x_test, "test")))
+    return x_train, y_train[: data["train"]], x_test, y_test[: data["test"]]
+
+
+def example_shape(recipe):
+    """One example's shape for the recipe's model: (784,), or (28, 28, 1) for a conv model."""
+    dim = recipe["model"].get("args", {}).get("input_dim", 784)
+    return tuple(dim) if isinstance(dim, list) else (int(dim),)
 
 
 def _optimizer(training, steps):
