@@ -24,7 +24,7 @@ import keras
 
 NORMALIZATIONS = (None, "batch")
 
-__all__ = ["ConvBackbone", "NORMALIZATIONS", "backbone_from_config"]
+__all__ = ["NORMALIZATIONS", "ConvBackbone", "backbone_from_config"]
 
 
 class ConvBackbone:
