@@ -39,17 +39,18 @@ def fit_arrays(model, x, validation=None, *, epochs, batch_size, patience=None, 
         verbose: 1 prints one line per epoch.
 
     Returns:
-        {"loss": [...], "val_loss": [...] (with validation), "best_epoch": int}
+        {"loss": [...], "val_loss": [...] (with validation)}: one value per epoch run
     """
-    x = tf.constant(np.asarray(x, np.float32))
-    rows = int(x.shape[0])
+    array = np.asarray(x, np.float32)
+    rows = len(array)
     if rows == 0:
         raise ValueError("fit_arrays needs at least one training row")
     batch_size = max(1, min(int(batch_size), rows))
     steps = math.ceil(rows / batch_size)
     validation = None if validation is None or len(validation) == 0 else tf.constant(
         np.asarray(validation, np.float32))
-    model.check_target_range(x.numpy())
+    model.check_target_range(array)
+    x = tf.constant(array)
     model.optimizer.build(model.trainable_variables)
 
     # Without autograph: the loop is written as a tf.while_loop, and tracing
@@ -75,7 +76,7 @@ def fit_arrays(model, x, validation=None, *, epochs, batch_size, patience=None, 
 
     history = {"loss": [], **({"val_loss": []} if validation is not None else {})}
     monitored = "val_loss" if validation is not None else "loss"
-    best, best_weights, best_epoch, waited = math.inf, None, 0, 0
+    best, best_weights, waited = math.inf, None, 0
     for epoch in range(int(epochs)):
         loss, val_loss = (float(v) for v in run_epoch(tf.constant(epoch, tf.int64)))
         history["loss"].append(loss)
@@ -91,7 +92,7 @@ def fit_arrays(model, x, validation=None, *, epochs, batch_size, patience=None, 
         if patience is None:
             continue
         if current < best:
-            best, best_epoch, waited = current, epoch, 0
+            best, waited = current, 0
             best_weights = [v.numpy() for v in model.trainable_variables]
         else:
             waited += 1
@@ -100,5 +101,4 @@ def fit_arrays(model, x, validation=None, *, epochs, batch_size, patience=None, 
     if patience is not None and best_weights is not None:
         for variable, value in zip(model.trainable_variables, best_weights):
             variable.assign(value)
-    history["best_epoch"] = best_epoch if patience is not None else len(history["loss"]) - 1
     return history

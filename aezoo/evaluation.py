@@ -31,18 +31,19 @@ def squared_error_per_image(model_or_fn, x, batch_size=1000):
         raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
     predict = getattr(model_or_fn, "predict", None)
     if callable(predict):
-        return _mean_squared_error(x, np.asarray(predict(x, batch_size=batch_size, verbose=0)))
+        return mean_squared_error(x, np.asarray(predict(x, batch_size=batch_size, verbose=0)))
     if not callable(model_or_fn):
         raise TypeError("model_or_fn must have a predict method or be callable.")
     total = 0.0
     for start in range(0, len(x), batch_size):
         chunk = x[start : start + batch_size]
         reconstruction = np.asarray(model_or_fn(chunk))
-        total += _mean_squared_error(chunk, reconstruction) * len(chunk)
+        total += mean_squared_error(chunk, reconstruction) * len(chunk)
     return total / len(x)
 
 
-def _mean_squared_error(x, reconstruction):
+def mean_squared_error(x, reconstruction):
+    """Mean over the rows of sum (x - reconstruction)^2 over each row's features or pixels."""
     if reconstruction.shape != x.shape:
         raise ValueError(
             f"the reconstruction has shape {reconstruction.shape}, expected {x.shape}."

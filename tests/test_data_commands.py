@@ -123,15 +123,20 @@ def test_cross_entropy_on_a_table_is_refused_before_training(table, capsys):
     assert "needs the training data in [0, 1]" in err and "lies in [" in err
 
 
-def test_train_on_an_image_folder(tmp_path, capsys):
+def stripe_images(folder, count, height, width):
+    """A folder of ``count`` grey PNGs, image i white in column i % width."""
     from PIL import Image
 
-    folder = tmp_path / "digits"
     folder.mkdir()
-    for i in range(12):
-        pixels = np.zeros((8, 8), np.uint8)
-        pixels[:, i % 8] = 255
+    for i in range(count):
+        pixels = np.zeros((height, width), np.uint8)
+        pixels[:, i % width] = 255
         Image.fromarray(pixels, "L").save(folder / f"{i}.png")
+    return folder
+
+
+def test_train_on_an_image_folder(tmp_path, capsys):
+    folder = stripe_images(tmp_path / "digits", 12, 8, 8)
     assert main(["train", "--model", "deep", "--data", str(folder), "--image-size", "8x8",
                  "--hidden-dims", "", "--latent-dim", "3", "--epochs", "1"]) == 0
     printed = capsys.readouterr().out
@@ -141,16 +146,9 @@ def test_train_on_an_image_folder(tmp_path, capsys):
 
 def test_conv_train_encode_score_on_an_image_folder(tmp_path, capsys):
     """--backbone conv: image-shaped model from an image folder; the other commands reshape."""
-    from PIL import Image
-
     from aezoo.models.backbones import ConvBackbone
 
-    folder = tmp_path / "stripes"
-    folder.mkdir()
-    for i in range(24):
-        pixels = np.zeros((8, 6), np.uint8)
-        pixels[:, i % 6] = 255
-        Image.fromarray(pixels, "L").save(folder / f"{i}.png")
+    folder = stripe_images(tmp_path / "stripes", 24, 8, 6)
     out = tmp_path / "conv.keras"
     assert main(["train", "--model", "deep", "--backbone", "conv", "--filters", "4,8",
                  "--data", str(folder), "--image-size", "8x6", "--latent-dim", "3", "--epochs", "2",

@@ -111,7 +111,7 @@ class Autoencoder(keras.Model):
                              f"of {list(SCALINGS)}.")
         self.input_scaling = input_scaling
         self.scaler = (None if input_scaling is None
-                       else FeatureScaling(input_scaling, self._scaling_features(),
+                       else FeatureScaling(input_scaling, self._input_dim_config(),
                                            name="input_scaling"))
         self.activation = activation
         self.code_activation = code_activation
@@ -135,7 +135,7 @@ class Autoencoder(keras.Model):
     def get_config(self):
         return {
             **super().get_config(),
-            "input_dim": self.input_dim if self.backbone is None else list(self.example_shape),
+            "input_dim": self._input_dim_config(),
             "hidden_dims": list(self.hidden_dims),
             "latent_dim": self.latent_dim,
             "activation": self.activation,
@@ -150,7 +150,8 @@ class Autoencoder(keras.Model):
         }
 
     # ----------------------------------------------------------- architecture
-    def _scaling_features(self):
+    def _input_dim_config(self):
+        """``input_dim`` as the constructor takes it: the feature count, or the image shape."""
         return self.input_dim if self.backbone is None else list(self.example_shape)
 
     def loss_term_names(self):

@@ -98,11 +98,11 @@ def corrupt(x, noise, level, seed=0):
 
 def corrupted_squared_error(model, x, noise, level):
     """Mean squared error per image of the model's reconstruction of corrupted ``x`` vs ``x``."""
-    from aezoo.evaluation import _mean_squared_error
+    from aezoo.evaluation import mean_squared_error
 
     x_hat = model.predict(corrupt(x, noise, level).astype("float32"), batch_size=1000,
                           verbose=0)
-    return _mean_squared_error(x, np.asarray(x_hat))
+    return mean_squared_error(x, np.asarray(x_hat))
 
 
 def importance_sampled_nll(model, x_test, samples=NLL_SAMPLES, images=None):
