@@ -17,7 +17,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from aezoo import backend  # noqa: F401  (TensorFlow backend check)
+from aezoo import (
+    backend,  # noqa: F401  (TensorFlow backend check)
+    distribute,
+)
 from aezoo.arrays import aligned_empty, as_shareable, shared_tensor
 from aezoo.validation import check_array
 
@@ -168,17 +171,35 @@ class RBM(keras.Model):
         pre = tf.nn.bias_add(product, self.visible_bias)
         return tf.sigmoid(pre) if self.visible == "binary" else pre
 
-    def sample_hidden(self, mean):
+    def sample_hidden(self, mean, batch_rows=False):
+        """A sample of the hidden units given their means (``batch_rows``: see ``_noise``)."""
         if self.hidden == "binary":
-            uniform = keras.random.uniform(tf.shape(mean), seed=self.seed_generator)
-            return tf.cast(uniform < mean, mean.dtype)
-        return mean + keras.random.normal(tf.shape(mean), seed=self.seed_generator)
+            return tf.cast(self._noise(mean, "uniform", batch_rows) < mean, mean.dtype)
+        return mean + self._noise(mean, "normal", batch_rows)
 
     def sample_visible(self, mean):
         if self.visible == "binary":
-            uniform = keras.random.uniform(tf.shape(mean), seed=self.seed_generator)
-            return tf.cast(uniform < mean, mean.dtype)
-        return mean + keras.random.normal(tf.shape(mean), seed=self.seed_generator)
+            return tf.cast(self._noise(mean, "uniform") < mean, mean.dtype)
+        return mean + self._noise(mean, "normal")
+
+    def _noise(self, mean, kind, batch_rows=False):
+        """Uniform or unit normal noise shaped like ``mean``.
+
+        ``batch_rows``: the rows of ``mean`` are this replica's rows of the
+        global batch. With several replicas each draws the noise of the whole
+        global batch (their seed states are equal) and keeps its own rows, so
+        every example gets the noise it gets on one device.
+        """
+        draw = keras.random.uniform if kind == "uniform" else keras.random.normal
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync if context is not None else 1
+        if not batch_rows or replicas == 1:
+            return draw(tf.shape(mean), seed=self.seed_generator)
+        rows = tf.shape(mean)[0]
+        whole = draw(tf.concat([[rows * replicas], tf.shape(mean)[1:]], 0),
+                     seed=self.seed_generator)
+        start = tf.cast(context.replica_id_in_sync_group, tf.int32) * rows
+        return whole[start : start + rows]
 
     def free_energy_of(self, v):
         """F(v) = -log sum_h exp(-E(v, h)), up to a constant for linear hidden units."""
@@ -206,15 +227,29 @@ class RBM(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
 
     def train_step(self, data):
-        # fit feeds each step the indices of its batch and the whole training
-        # set (by reference): gathering the batch here measured about 1.1x
-        # faster than a tf.data pipeline that copies every batch to this step.
-        batch_indices, examples = data
-        v_data = tf.cast(tf.gather(examples, batch_indices), self.kernel.dtype)
+        if isinstance(data, tuple):
+            # On one device fit feeds each step the indices of its batch and
+            # the whole training set (by reference): gathering the batch here
+            # measured about 1.1x faster than a tf.data pipeline that copies
+            # every batch to this step.
+            batch_indices, examples = data
+            v_data = tf.cast(tf.gather(examples, batch_indices), self.kernel.dtype)
+        else:
+            # Under a strategy: this replica's rows of the global batch
+            # (aezoo.distribute.replica_batches).
+            v_data = tf.cast(data, self.kernel.dtype)
         return self.contrastive_divergence_step(v_data)
 
     def contrastive_divergence_step(self, v_data):
-        """One CD-k (or persistent CD) update on the batch ``v_data``."""
+        """One CD-k (or persistent CD) update on the batch ``v_data``.
+
+        Under a strategy with several replicas ``v_data`` is this replica's
+        share of the global batch: the statistics are summed over every
+        replica of every worker in one all-reduce, and each replica applies
+        the same update to its copy of the weights, which is the one-device
+        update on the global batch.
+        """
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
         h_data = self.hidden_mean(v_data)
         # The weight cost c is folded into the step size: with s = 1/(n c),
         #   lr * (<v h>_model/n - <v h>_data/n + c W)
@@ -222,30 +257,43 @@ class RBM(keras.Model):
         # so the descent needs no separate pass over W to scale it. Without a
         # weight cost, c stands in as 1 and the W term is left out.
         unit = self.weight_cost or 1.0
-        positive = self._scaled_statistics(v_data, h_data, unit)
-        # Computed now, this product overlaps with the Gibbs chain below.
-        descent_kernel = self.kernel - positive if self.weight_cost else -positive
-        v_recon = self.visible_mean(self.sample_hidden(h_data))
+        positive = self._scaled_statistics(v_data, h_data, unit, replicas)
+        if replicas == 1:
+            # Computed now, this product overlaps with the Gibbs chain below.
+            descent_kernel = self.kernel - positive if self.weight_cost else -positive
+        v_recon = self.visible_mean(self.sample_hidden(h_data, batch_rows=True))
         if self.persistent_chains:
             v_model = self.visible_mean(self.sample_hidden(self.hidden_mean(self.chains)))
         else:
             v_model = v_recon
         h_model = self.hidden_mean(v_model)
         for _ in range(self.cd_steps - 1):
-            v_model = self.visible_mean(self.sample_hidden(h_model))
+            v_model = self.visible_mean(
+                self.sample_hidden(h_model, batch_rows=not self.persistent_chains))
             h_model = self.hidden_mean(v_model)
         if self.persistent_chains:
             # The fantasy particles stay a Gibbs chain: keep sampled states.
+            # (Every replica runs the same chains: their noise is not split.)
             self.chains.assign(self.sample_visible(v_model))
 
-        descent_hidden_bias = tf.reduce_mean(h_model, 0) - tf.reduce_mean(h_data, 0)
-        descent_visible_bias = tf.reduce_mean(v_model, 0) - tf.reduce_mean(v_data, 0)
+        descent_hidden_bias = (self._replica_mean(h_model, replicas)
+                               - self._replica_mean(h_data, replicas))
+        descent_visible_bias = (self._replica_mean(v_model, replicas)
+                                - self._replica_mean(v_data, replicas))
         error = tf.reduce_sum(tf.square(v_data - v_recon), axis=-1)
         # The small reductions finish before the last product starts, rather
         # than competing with it for the cores.
         with tf.control_dependencies([descent_hidden_bias, descent_visible_bias, error]):
-            negative = self._scaled_statistics(v_model, h_model, unit)
-        self._apply_momentum(self.kernel, self.increments[0], negative + descent_kernel,
+            negative = self._scaled_statistics(v_model, h_model, unit, replicas)
+        if replicas == 1:
+            descent_kernel = negative + descent_kernel
+        else:
+            # One all-reduce, in the same order on every step and worker.
+            statistics, descent_hidden_bias, descent_visible_bias = (
+                tf.distribute.get_replica_context().all_reduce(
+                    "sum", [negative - positive, descent_hidden_bias, descent_visible_bias]))
+            descent_kernel = statistics + self.kernel if self.weight_cost else statistics
+        self._apply_momentum(self.kernel, self.increments[0], descent_kernel,
                              self.learning_rate * unit)
         self._apply_momentum(self.hidden_bias, self.increments[1], descent_hidden_bias)
         self._apply_momentum(self.visible_bias, self.increments[2], descent_visible_bias)
@@ -254,9 +302,19 @@ class RBM(keras.Model):
         return {"reconstruction_error": self.error_tracker.result()}
 
     @staticmethod
-    def _scaled_statistics(v, h, unit):
-        """v^T h / (batch size * unit): the pairwise statistics, scaled."""
-        scale = 1.0 / (tf.cast(tf.shape(v)[0], v.dtype) * unit)
+    def _replica_mean(t, replicas):
+        """This replica's share of the mean over the global batch (the mean, on one device)."""
+        if replicas == 1:
+            return tf.reduce_mean(t, 0)
+        return tf.reduce_sum(t, 0) / tf.cast(tf.shape(t)[0] * replicas, t.dtype)
+
+    @staticmethod
+    def _scaled_statistics(v, h, unit, replicas=1):
+        """v^T h / (global batch size * unit): the pairwise statistics, scaled.
+
+        With several replicas, this replica's share of the global statistics.
+        """
+        scale = 1.0 / (tf.cast(tf.shape(v)[0] * replicas, v.dtype) * unit)
         # An explicit transpose then a plain product: faster on CPU than
         # matmul(..., transpose_a=True) for these shapes.
         return tf.matmul(tf.transpose(v * scale), h)
@@ -301,8 +359,7 @@ class RBM(keras.Model):
         """
         # Aligned, the training set reaches TensorFlow without a copy.
         x = self._check_data(x, shareable=True)
-        if not self.built:
-            self.build(x.shape)
+        self._build_in_scope(x.shape)
         if not self.compiled:
             self.compile()
         callbacks = [MomentumSchedule(), *(callbacks or [])]
@@ -310,6 +367,12 @@ class RBM(keras.Model):
             validation_data = self._check_data(validation_data, "validation_data")
             n = min(len(x), len(validation_data), 10000)
             callbacks.insert(1, FreeEnergyGap(x[:n], validation_data[:n]))
+        if distribute.is_explicit(self.distribute_strategy):
+            return distribute.fit_on_replicas(
+                super().fit, self, (x,),
+                {"epochs": epochs, "batch_size": batch_size, "callbacks": callbacks,
+                 "validation_data": validation_data, "verbose": verbose, **kwargs},
+                seed=self.seed)
         with warnings.catch_warnings():
             # Keras warns once that a dataset of unknown length "ran out of
             # data"; here that is just the end of the first epoch.
@@ -342,9 +405,15 @@ class RBM(keras.Model):
         x = self._check_data(x)
         return self._batched(self.free_energy_of, x, batch_size)
 
-    def _batched(self, function, x, batch_size):
+    def _build_in_scope(self, shape):
         if not self.built:
-            self.build(x.shape)
+            # In the strategy's scope, so that under one the weights are
+            # mirrored (one copy per replica), not one variable they all update.
+            with self.distribute_strategy.scope():
+                self.build(shape)
+
+    def _batched(self, function, x, batch_size):
+        self._build_in_scope(x.shape)
         name = function.__name__
         if name not in self._compiled:
             self._compiled[name] = tf.function(function, reduce_retracing=True)

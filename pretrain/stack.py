@@ -16,6 +16,7 @@ import os
 import keras
 import numpy as np
 
+from aezoo import distribute
 from aezoo.models import DenoisingAutoencoder
 from aezoo.validation import check_array
 from pretrain.rbm import RBM
@@ -195,7 +196,7 @@ class _Checkpoints:
                     f"{manifest_path} holds a different stack {found}; use another "
                     f"checkpoint_dir or remove it to train {manifest}."
                 )
-        else:
+        elif distribute.is_chief():  # on a cluster, in the strategy's scope
             with open(manifest_path, "w") as handle:
                 json.dump(manifest, handle)
         self.method = method
@@ -248,6 +249,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.layer = None  # a DenoisingLayer sets itself; RBMs are the model
 
     def on_epoch_end(self, epoch, logs=None):
+        if not _is_chief(self.layer or self.model):
+            return
         _atomic_save(self.layer or self.model, self.path)
         with open(self.path + ".epoch.tmp", "w") as handle:
             handle.write(str(epoch + 1))
@@ -265,7 +268,15 @@ def load_epoch_checkpoint(path):
         return keras.models.load_model(path), int(handle.read())
 
 
+def _is_chief(layer):
+    """Whether this process writes ``layer``'s files: on a cluster, the chief only."""
+    model = layer.model if isinstance(layer, DenoisingLayer) else layer
+    return distribute.is_chief(model.distribute_strategy)
+
+
 def _atomic_save(layer, path):
+    if not _is_chief(layer):
+        return
     # Write then rename, so an interruption never leaves a half-written file.
     temporary = path[: -len(".keras")] + ".tmp.keras"
     layer.save(temporary)

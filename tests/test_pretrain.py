@@ -302,7 +302,7 @@ def test_batches_by_index_reshuffle_each_epoch_and_cover_the_data():
 class MeanFieldRBM(RBM):
     """CD with the hidden samples replaced by their probabilities: deterministic."""
 
-    def sample_hidden(self, mean):
+    def sample_hidden(self, mean, batch_rows=False):
         return mean
 
 

@@ -14,7 +14,14 @@ import json
 import os
 
 from aezoo.argtypes import dims, non_negative_int, positive_float, positive_int
-from aezoo.cli.common import UsageError, check_out_path
+from aezoo.cli.common import (
+    UsageError,
+    add_strategy_arguments,
+    backup_callbacks,
+    check_out_path,
+    save_on_chief,
+    start_strategy,
+)
 from aezoo.cli.data import add_data_arguments, load_source
 
 
@@ -51,6 +58,7 @@ def add_parser(commands):
     parser.add_argument("--seed", type=non_negative_int, default=0)
     parser.add_argument("--out", metavar="PATH.keras", help="save the fine-tuned model")
     parser.add_argument("--overwrite", action="store_true")
+    add_strategy_arguments(parser)
     group = add_data_arguments(parser, required=False, what="pretrain on this instead of "
                                "MNIST (data outside [0, 1] is min-max scaled inside the model, "
                                "as binary RBM units need)")
@@ -87,7 +95,11 @@ def apply_recipe(parser, args, argv):
 
 def pretrain_command(args):
     out_path = check_out_path(args)
+    if args.strategy and args.finetune == "lbfgs" and args.finetune_epochs:
+        raise UsageError("--finetune lbfgs runs on one device; use --finetune adam with "
+                         "--strategy")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    strategy, scope = start_strategy(args)
     import keras
     import numpy as np
 
@@ -120,11 +132,12 @@ def pretrain_command(args):
           f"{'-'.join(map(str, args.hidden_dims))} on {len(x_raw):,} {what}: "
           f"{args.epochs_per_layer} epochs per layer, then "
           f"{args.finetune_epochs} {args.finetune} fine-tuning epochs", flush=True)
-    layers = greedy_pretrain(
-        x_train, args.hidden_dims, epochs=args.epochs_per_layer, method=args.method,
-        batch_size=args.batch_size, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
-    )
-    model = unroll(layers, tied=args.tied, seed=args.seed, input_scaling=scaling)
+    with scope():  # the layers' and the unrolled model's weights, mirrored under a strategy
+        layers = greedy_pretrain(
+            x_train, args.hidden_dims, epochs=args.epochs_per_layer, method=args.method,
+            batch_size=args.batch_size, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
+        )
+        model = unroll(layers, tied=args.tied, seed=args.seed, input_scaling=scaling)
     if scaler is not None:  # the statistics the stack was trained behind
         model.scaler.set_weights(scaler.get_weights())
     print(f"Unrolled: {_error_text(model, x_eval, args.data)} before fine-tuning", flush=True)
@@ -136,13 +149,16 @@ def pretrain_command(args):
         first_epoch, callbacks = 0, []
         if args.checkpoint_dir:
             path = os.path.join(args.checkpoint_dir, "finetune.keras")
-            saved, first_epoch = load_epoch_checkpoint(path)
+            with scope():
+                saved, first_epoch = load_epoch_checkpoint(path)
             if saved is not None:
                 print(f"Resuming fine-tuning at epoch {first_epoch + 1}", flush=True)
                 model = saved
             callbacks.append(EpochCheckpoint(path))
+        callbacks += backup_callbacks(args)
         if not model.compiled:
-            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
+            with scope():
+                model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
         model.fit(x_train, epochs=args.finetune_epochs, initial_epoch=first_epoch,
                   batch_size=args.batch_size, callbacks=callbacks, verbose=2)
 
@@ -153,8 +169,7 @@ def pretrain_command(args):
         print(f"Test squared error per image: {error:.3f} (sum over 784 pixels, mean over "
               f"{len(x_eval):,} test images)")
     if out_path:
-        model.save(out_path, overwrite=True)
-        print(f"Saved the model to {args.out}")
+        save_on_chief(model, out_path, args, strategy)
     return 0
 
 

@@ -21,7 +21,15 @@ from aezoo.argtypes import (
     positive_float,
     positive_int,
 )
-from aezoo.cli.common import UsageError, check_out_path, fail
+from aezoo.cli.common import (
+    UsageError,
+    add_strategy_arguments,
+    backup_callbacks,
+    check_out_path,
+    fail,
+    save_on_chief,
+    start_strategy,
+)
 from aezoo.cli.data import add_data_arguments, load_source
 
 MODELS = ("linear", "deep", "denoising", "sparse", "ksparse", "contractive", "vae")
@@ -113,6 +121,7 @@ def add_parser(commands):
                        "for data in [0, 1] after scaling, else squared error)")
     train.add_argument("--overwrite", action="store_true",
                        help="replace an existing --out file")
+    add_strategy_arguments(train)
 
     variant = train.add_argument_group(
         "variant hyperparameters",
@@ -220,6 +229,7 @@ def train_command(args):
             raise UsageError(f"{flag} needs --data (the MNIST run reports the test set)")
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # hide TensorFlow's INFO lines
+    strategy, scope = start_strategy(args)
     from aezoo.data import DataError, binarize_static, dynamic_binarization_dataset, load_mnist
     from aezoo.data.mnist import resolve_data_dir
 
@@ -245,10 +255,11 @@ def train_command(args):
     if args.latent_dim is not None:
         kwargs["latent_dim"] = args.latent_dim
     try:
-        model = cls(input_dim=x_train.shape[1], seed=args.seed, **kwargs)
+        with scope():
+            model = cls(input_dim=x_train.shape[1], seed=args.seed, **kwargs)
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate))
     except (ValueError, TypeError) as error:
         return _fail(f"cannot build --model {args.model}: {error}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate))
 
     dynamic = args.model == "vae" and model.likelihood == "bernoulli"
     directory = resolve_data_dir(args.data_dir)
@@ -267,13 +278,14 @@ def train_command(args):
 
     if dynamic:
         data = dynamic_binarization_dataset(x_train, batch_size=args.batch_size, seed=args.seed)
-        model.fit(data, epochs=args.epochs, verbose=2, shuffle=False)  # shuffled already
+        model.fit(data, epochs=args.epochs, verbose=2, shuffle=False,  # shuffled already
+                  callbacks=backup_callbacks(args))
     else:
-        model.fit(x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=2)
+        model.fit(x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=2,
+                  callbacks=backup_callbacks(args))
 
     if out_path is not None:
-        model.save(out_path, overwrite=True)
-        print(f"Saved the model to {args.out}", flush=True)
+        save_on_chief(model, out_path, args, strategy)
 
     error = squared_error_per_image(model, x_test, batch_size=1000)
     print(f"Test squared error per image: {error:.3f} (sum over {x_test.shape[1]} pixels, "
@@ -323,6 +335,7 @@ def train_on_data(args, kwargs, out_path):
     if args.validation_data and args.validation_split:
         raise UsageError("give --validation-data or --validation-split, not both")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    strategy, scope = start_strategy(args)
     import keras
     import numpy as np
 
@@ -358,10 +371,11 @@ def train_on_data(args, kwargs, out_path):
         if getattr(args, key) is not None:
             kwargs[key] = getattr(args, key)
     try:
-        model = cls(input_dim=input_dim, seed=args.seed, **settings, **kwargs)
+        with scope():
+            model = cls(input_dim=input_dim, seed=args.seed, **settings, **kwargs)
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate))
     except (ValueError, TypeError) as error:
         return _fail(f"cannot build --model {args.model}: {error}")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate))
 
     if data.streamed:
         x_train, x_val = data.dataset, None if validation is None else validation.batches(
@@ -378,7 +392,7 @@ def train_on_data(args, kwargs, out_path):
         model.check_target_range(x_train, "the training data")
     except ValueError as error:
         raise UsageError(str(error))
-    callbacks = []
+    callbacks = backup_callbacks(args)
     if args.early_stopping:
         monitor = "val_loss" if x_val is not None else "loss"
         callbacks.append(keras.callbacks.EarlyStopping(
@@ -388,20 +402,19 @@ def train_on_data(args, kwargs, out_path):
           f"{args.batch_size}, Adam lr {args.learning_rate:g}, seed {args.seed}"
           + ("; validation " + (f"{len(x_val):,} rows" if isinstance(x_val, np.ndarray)
                                 else "from --validation-data") if x_val is not None else "")
-          + (f"; early stopping on {callbacks[0].monitor}, patience {args.early_stopping}"
-             if callbacks else ""), flush=True)
+          + (f"; early stopping on {callbacks[-1].monitor}, patience {args.early_stopping}"
+             if args.early_stopping else ""), flush=True)
     fit_kwargs = dict(epochs=args.epochs, verbose=2, callbacks=callbacks,
                       validation_data=x_val)
     if isinstance(x_train, np.ndarray):
-        history = model.fit(x_train, batch_size=args.batch_size, shuffle=True, **fit_kwargs)
+        model.fit(x_train, batch_size=args.batch_size, shuffle=True, **fit_kwargs)
     else:
-        history = model.fit(x_train, **fit_kwargs)
-    epochs_run = len(history.history["loss"])
-    if epochs_run < args.epochs:
-        print(f"Early stopping after {epochs_run} epochs (best weights kept)", flush=True)
+        model.fit(x_train, **fit_kwargs)
+    if args.early_stopping and callbacks[-1].stopped_epoch > 0:
+        print(f"Early stopping after {callbacks[-1].stopped_epoch + 1} epochs (best weights "
+              "kept)", flush=True)
     if out_path is not None:
-        model.save(out_path, overwrite=True)
-        print(f"Saved the model to {args.out}", flush=True)
+        save_on_chief(model, out_path, args, strategy)
     _report_errors(model, x_val if x_val is not None else x_train,
                    "validation" if x_val is not None else "training")
     return 0

@@ -10,7 +10,10 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from aezoo import backend  # noqa: F401  (TensorFlow backend check)
+from aezoo import (
+    backend,  # noqa: F401  (TensorFlow backend check)
+    distribute,
+)
 from aezoo.layers.losses import bernoulli_cross_entropy, squared_error
 from aezoo.layers.scaling import SCALINGS, FeatureScaling
 from aezoo.layers.tied import TiedDense
@@ -451,7 +454,12 @@ class Autoencoder(keras.Model):
         if self.scaler is not None and not self.scaler.adapted:
             self.scaler.adapt(x)
         self.check_target_range(x if y is None else y, "x" if y is None else "y")
-        return super().fit(x, _target_for_weights(x, y, kwargs), *args, **kwargs)
+        y = _target_for_weights(x, y, kwargs)
+        if distribute.is_explicit(self.distribute_strategy) and isinstance(x, (np.ndarray, list)):
+            # Deterministic, disjoint shards per worker (see aezoo.distribute).
+            return distribute.fit_on_replicas(super().fit, self, (x, y, *args), kwargs,
+                                              seed=self.seed)
+        return super().fit(x, y, *args, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self._check_concrete(x, "x")
