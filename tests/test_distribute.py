@@ -12,11 +12,11 @@ import subprocess
 import sys
 
 import keras
+import multi_worker_job as job
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import multi_worker_job as job
 from aezoo import distribute, keras_fixes
 from aezoo.cli.common import STRATEGIES
 from aezoo.models import DeepAutoencoder
