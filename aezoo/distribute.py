@@ -181,12 +181,12 @@ def fit_on_replicas(fit, model, args, kwargs, *, seed=None):
     """Calls Keras' ``fit`` with in-memory arrays fed by ``replica_batches``.
 
     ``fit`` is the bound Keras ``fit``; ``args``/``kwargs`` are the user's
-    ``fit`` arguments (x, y, ... as Keras takes them). Used by aezoo's models
+    ``fit`` arguments (x, y, ... as Keras takes them; y given whenever
+    sample_weight is). Used by aezoo's models
     when they are built under an explicit strategy.
     """
     options = _FIT_SIGNATURE.bind(model, *args, **kwargs).arguments
     options.pop("self")
-    options.update(options.pop("kwargs", {}))
     x, y, weights = (options.pop(name, None) for name in ("x", "y", "sample_weight"))
     for name in ("validation_split", "steps_per_epoch", "class_weight"):
         if options.get(name):
@@ -198,9 +198,8 @@ def fit_on_replicas(fit, model, args, kwargs, *, seed=None):
     epochs = options.pop("epochs", _FIT_SIGNATURE.parameters["epochs"].default)
     batch_size = options.pop("batch_size", None) or 32
     initial_epoch = max(options.pop("initial_epoch", 0) or 0, saved_epoch(options.get("callbacks")))
+    # The models pass y = x along with sample weights (Keras drops weights without y).
     arrays = [x] + [a for a in (y, weights) if a is not None]
-    if weights is not None and y is None:
-        arrays.insert(1, x)
     dataset, steps = replica_batches(
         strategy, arrays, batch_size, epochs=epochs, initial_epoch=initial_epoch,
         shuffle=options.pop("shuffle", True), seed=seed)

@@ -49,29 +49,27 @@ def train(case, strategy, callbacks=()):
     return [np.asarray(w) for w in model.weights]
 
 
-class DieAt:
-    """A callback: exit the process at the end of (epoch, batch), as a killed worker."""
+def die_at(epoch, batch):
+    """A callback that exits the process at the end of (epoch, batch), as a killed worker."""
+    import keras
 
-    def __new__(cls, epoch, batch):
-        import keras
+    class Die(keras.callbacks.Callback):
+        def on_epoch_begin(self, current, logs=None):
+            self.epoch = current
 
-        class Die(keras.callbacks.Callback):
-            def on_epoch_begin(self, current, logs=None):
-                self.epoch = current
+        def on_train_batch_end(self, current, logs=None):
+            if (self.epoch, current) == (epoch, batch):
+                print(f"dying at epoch {epoch} batch {batch}", flush=True)
+                os._exit(3)
 
-            def on_train_batch_end(self, current, logs=None):
-                if (self.epoch, current) == (epoch, batch):
-                    print(f"dying at epoch {epoch} batch {batch}", flush=True)
-                    os._exit(3)
-
-        return Die()
+    return Die()
 
 
 def main(argv):
     cases, out = argv[0].split(","), argv[1]
-    die_at = None
+    die_at_batch = None
     if "--die-at" in argv:
-        die_at = tuple(int(v) for v in argv[argv.index("--die-at") + 1].split(":"))
+        die_at_batch = tuple(int(v) for v in argv[argv.index("--die-at") + 1].split(":"))
     # The strategy first: collective ops must be configured before any other op.
     from aezoo import distribute
 
@@ -87,8 +85,8 @@ def main(argv):
         if case == "resume":
             callbacks.append(distribute.ChiefBackupAndRestore(os.path.join(out, "backup"),
                                                               delete_checkpoint=False))
-            if die_at is not None and index == 1:
-                callbacks.append(DieAt(*die_at))
+            if die_at_batch is not None and index == 1:
+                callbacks.append(die_at(*die_at_batch))
         weights = train("autoencoder" if case == "resume" else case, strategy, callbacks)
         np.savez(os.path.join(out, f"{case}-worker{index}.npz"), *weights)
         print(f"{case} done", flush=True)
