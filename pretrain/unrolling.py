@@ -31,7 +31,8 @@ def _check_stack(layers):
                              "bottom layer may be Gaussian.")
 
 
-def unroll(layers, tied=False, seed=None, input_scaling=None):
+def unroll(layers, tied=False, seed=None, input_scaling=None, model_class=DeepAutoencoder,
+           **model_args):
     """A ``DeepAutoencoder`` initialised from a pretrained stack (bottom first).
 
     Sigmoid hidden layers; the code layer is linear when the top layer's
@@ -40,11 +41,14 @@ def unroll(layers, tied=False, seed=None, input_scaling=None):
     ``tied=True`` keeps decoder kernels as the transposed encoder kernels.
     ``input_scaling`` gives the model the scaling the stack was trained behind
     (fit it with ``model.adapt`` on the raw training data).
+    ``model_class`` (another dense ``Autoencoder`` such as
+    ``DenoisingAutoencoder``) and ``model_args`` (its own arguments, e.g.
+    ``noise_level``) make the unrolled model that variant instead.
     """
     _check_stack(layers)
     bottom, top = layers[0], layers[-1]
     binary_input = bottom.visible == "binary"
-    model = DeepAutoencoder(
+    model = model_class(
         bottom.n_visible,
         [layer.n_hidden for layer in layers[:-1]],
         top.n_hidden,
@@ -55,8 +59,12 @@ def unroll(layers, tied=False, seed=None, input_scaling=None):
         tied=tied,
         input_scaling=input_scaling,
         seed=seed,
+        **model_args,
     )
-    for dense, layer in zip(model.encoder_layers, layers):
+    # Variants may put other layers (a corruption) around the dense ones.
+    encoder_dense = [layer for layer in model.encoder_layers
+                     if isinstance(layer, keras.layers.Dense)]
+    for dense, layer in zip(encoder_dense, layers):
         dense.kernel.assign(layer.kernel)
         dense.bias.assign(layer.hidden_bias)
     for decoder, layer in zip(model.decoder_layers, reversed(layers)):

@@ -166,10 +166,12 @@ def _release(args):
 
 
 def _train(args):
-    from aezoo.zoo.recipes import RecipeError, load_recipe, recipe_path
+    from aezoo.zoo.recipes import RecipeError, load_recipe, recipe_path, with_fast_mode
 
     try:
         recipe = load_recipe(args.name)
+        if args.fast:
+            recipe = with_fast_mode(recipe)
     except RecipeError as error:
         return _fail("train", error, 2)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
@@ -177,6 +179,7 @@ def _train(args):
     from aezoo.data import DataError
     from aezoo.zoo.metrics import evaluate_metrics
     from aezoo.zoo.recipes import card_metrics, data_description, load_data, train_from_recipe
+    from aezoo.zoo.timing import hardware
 
     name = recipe["name"]
     out_root = zoo.zoo_root(args.out_root)
@@ -190,20 +193,33 @@ def _train(args):
         arrays = load_data(recipe, args.data_dir)
     except DataError as error:
         return _fail("train", error, 2)
-    print(f"Training {name} ({recipe['model']['class']}) from {recipe_path(args.name)}; "
-          f"epochs x {args.epochs_scale:g}", flush=True)
-    model, seconds = train_from_recipe(recipe, args.data_dir, args.epochs_scale, arrays=arrays)
+    print(f"Training {name} ({recipe['model']['class']}) from {recipe_path(args.name)}"
+          f"{' in its fast mode' if args.fast else ''}; epochs x {args.epochs_scale:g}",
+          flush=True)
+    report, details = {}, {}
+    model, seconds = train_from_recipe(recipe, args.data_dir, args.epochs_scale, arrays=arrays,
+                                       report=report, log=_log)
     print(f"Trained in {seconds:.0f} s; measuring the metrics", flush=True)
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
                                 y_train=arrays[1], expensive=not args.cheap_only,
-                                nll_images=args.nll_images, log=_log)
+                                nll_images=args.nll_images, log=_log, details=details)
+    metrics = card_metrics(recipe, measured, args.nll_images, details=details,
+                           time_to_target=report["time_to_target"], training_seconds=seconds)
+    for metric in metrics:
+        if metric["paper"] is not None and "time_to_paper" in metric:
+            reached = metric["time_to_paper"]
+            print(f"Time to the paper's {metric['name']} ({metric['paper']:g}): "
+                  + ("not reached" if reached is None else f"{reached['seconds']:.0f} s"
+                     + (f" (epoch {reached['epoch']})" if reached["epoch"] else
+                        " (checked after training only)")), flush=True)
     card = zoo.publish(
-        model, name, recipe_path(args.name), card_metrics(recipe, measured, args.nll_images),
+        model, name, recipe_path(args.name), metrics,
         seconds, data_description(recipe, arrays), root=out_root,
         description=recipe["description"],
         optimizer={"name": recipe["training"]["optimizer"],
                    "learning_rate": recipe["training"]["learning_rate"]},
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, hardware=hardware(),
+        recipe_mode="fast" if args.fast else None,
     )
     print(f"Published {name} to {out_root} ({card['parameters']:,} parameters, trained in "
           f"{seconds / 60:.1f} min); `aezoo zoo release DIR` puts it in the registry")
@@ -249,9 +265,11 @@ def _evaluate_one(card, args):
     print(f"Evaluating {name} on {len(arrays[2]):,} test images"
           + ("" if args.all else " (cheap metrics; --all adds NLL and linear probes)"),
           flush=True)
+    details = {}
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
                                 y_train=arrays[1], names=[m["name"] for m in card["metrics"]],
-                                expensive=args.all, nll_images=args.nll_images, log=_log)
+                                expensive=args.all, nll_images=args.nll_images, log=_log,
+                                details=details)
     rows = metric_rows(card, measured, _root(args))
     for row, metric in zip(rows, card["metrics"]):
         row["status"] = target_status(metric, row["now"]) or ""
@@ -264,7 +282,8 @@ def _evaluate_one(card, args):
         print(line)
     if args.write:
         zoo.update_metrics(name, card_metrics(recipe, measured, args.nll_images,
-                                              previous=card["metrics"]), _root(args))
+                                              previous=card["metrics"], details=details),
+                           _root(args))
         print(f"Wrote the measured values into {zoo.card_path(name, _root(args))}")
     print()
     return 0
@@ -347,6 +366,9 @@ def add_parser(commands):
     train.add_argument("--epochs-scale", type=positive_float, default=1.0,
                        help="multiply every epoch count (quick runs; default: 1)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing entry")
+    train.add_argument("--fast", action="store_true",
+                       help="train with the recipe's fast mode (its 'fast' section: a shorter "
+                            "schedule for the same model)")
     train.add_argument("--cheap-only", action="store_true",
                        help="skip the expensive metrics (NLL, linear probes); add them later "
                             "with `aezoo zoo evaluate NAME --all --write`")
@@ -358,7 +380,8 @@ def add_parser(commands):
                           help="models to evaluate (default: every model in the zoo)")
     evaluate.add_argument("--data-dir", help="MNIST IDX folder (default: $AEZOO_DATA_DIR)")
     evaluate.add_argument("--all", action="store_true",
-                          help="also the expensive metrics: NLL (k = 5000), linear probes")
+                          help="also the expensive metrics: NLL (k = 5000), linear probes, "
+                               "fine-tuned errors")
     evaluate.add_argument("--nll-images", type=positive_int, default=None,
                           help="estimate the NLL on the first N test images (default: all)")
     evaluate.add_argument("--write", action="store_true",

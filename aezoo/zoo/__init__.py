@@ -29,7 +29,7 @@ import platform
 import re
 import tempfile
 
-from aezoo.errors import ZooError, ZooIntegrityError, UnknownModelError
+from aezoo.errors import UnknownModelError, ZooError, ZooIntegrityError
 from aezoo.files import write_atomic
 from aezoo.zoo import resolver
 from aezoo.zoo.registry import checkout_root, read_registry, write_json_atomic
@@ -38,6 +38,8 @@ CARD_FILE = "card.json"
 CARD_SCHEMA = 2
 DEFAULT_OPTIMIZER = {"name": "adam", "learning_rate": 1e-3}
 METRIC_KEYS = ("name", "value", "paper", "baseline", "command", "definition")
+# time_to_paper: {seconds, epoch, value} when training first reached the paper's value.
+OPTIONAL_METRIC_KEYS = ("target", "unit", "note", "time_to_paper")
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 __all__ = [
@@ -326,7 +328,7 @@ def library_versions():
     return versions
 
 
-def _clean_copy(model):
+def clean_copy(model):
     """A float32 copy of ``model`` with the same weights and no optimizer."""
     for weight in model.weights:
         if str(weight.dtype) not in ("float32", "int32", "int64", "uint32"):
@@ -347,11 +349,11 @@ def _check_metrics(metrics):
     for metric in metrics:
         if not isinstance(metric, dict) or "name" not in metric:
             raise ValueError(f"each metric needs at least a 'name', got {metric!r}")
-        unknown = sorted(set(metric) - set(METRIC_KEYS) - {"target", "unit", "note"})
+        unknown = sorted(set(metric) - set(METRIC_KEYS) - set(OPTIONAL_METRIC_KEYS))
         if unknown:
             raise ValueError(f"metric {metric['name']!r} has unknown keys: {', '.join(unknown)}")
         result.append({key: metric.get(key) for key in METRIC_KEYS} | {
-            key: metric[key] for key in ("target", "unit", "note") if key in metric
+            key: metric[key] for key in OPTIONAL_METRIC_KEYS if key in metric
         })
     return result
 
@@ -381,6 +383,8 @@ def publish(
     description="",
     optimizer=None,
     overwrite=False,
+    hardware=None,
+    recipe_mode=None,
 ):
     """Adds ``model`` to the local zoo folder as ``name``; returns the card (a dict).
 
@@ -388,7 +392,9 @@ def publish(
     the card (atomically, last). ``metrics`` is a list of
     {name, value, paper, baseline, command, definition}; ``data`` a dict
     {name, splits, preprocessing}; ``optimizer`` {name, learning_rate} is what
-    ``load`` compiles with (default Adam 1e-3); ``version`` is the TF Serving
+    ``load`` compiles with (default Adam 1e-3); ``hardware`` what it was
+    trained on (``aezoo.zoo.timing.hardware()``); ``recipe_mode`` "fast" when
+    the recipe's fast mode was trained; ``version`` is the TF Serving
     version ``aezoo zoo export`` gives it. An existing entry is replaced only
     with ``overwrite=True``. ``aezoo zoo release`` puts it in the registry.
     """
@@ -409,7 +415,9 @@ def publish(
             f"zoo entry {name!r} already exists ({entry_dir}); pass overwrite=True to replace it"
         )
     recipe = _recipe_entry(recipe_path)
-    copy = _clean_copy(model)
+    if recipe_mode is not None:
+        recipe["mode"] = recipe_mode
+    copy = clean_copy(model)
 
     # The old card goes first and the new one is written last, so a
     # half-written entry is never listed.
@@ -440,6 +448,7 @@ def publish(
         "recipe": recipe,
         "metrics": metrics,
         "training_seconds": None if training_seconds is None else float(training_seconds),
+        "hardware": hardware,
         "library_versions": library_versions(),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "keras_file": keras_relpath(name),

@@ -42,8 +42,12 @@ METRICS = {
     "nll": (f"negative log-likelihood, nats, IWAE bound with k = {NLL_SAMPLES} samples, "
             "binarized test images (fixed seed 0)", False),
     "linear_probe_error": (
-        "logistic regression (scikit-learn, L2, C = 1, features standardized) on the frozen "
-        "codes of the 60k training images, test error %", False),
+        "linear probe: logistic regression (scikit-learn, L2, C = 1, features standardized) on "
+        "the frozen codes of the 60k training images, test error %", False),
+    "finetuned_error": (
+        "fine-tuned: the encoder plus a softmax layer, all layers trained with labels (SGD, "
+        "momentum 0.9, cosine decay) on 50k training images, learning rate and epoch chosen "
+        "on the other 10k, test error % (aezoo.finetuning)", False),
 }
 
 
@@ -119,14 +123,24 @@ def importance_sampled_nll(model, x_test, samples=NLL_SAMPLES, images=None):
     return float(-np.mean(model.log_likelihood(x, num_samples=samples, batch_size=20, seed=0)))
 
 
+def metric_settings(recipe, name):
+    """The ``settings`` of metric ``name`` in the recipe (e.g. fine-tuning's learning rates)."""
+    for metric in recipe["metrics"]:
+        if metric["name"] == name:
+            return dict(metric.get("settings", {}))
+    return {}
+
+
 def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=None,
-                     names=None, expensive=False, nll_images=None, log=None):
+                     names=None, expensive=False, nll_images=None, log=None, details=None):
     """{metric name: value} for the recipe's metrics (or ``names``).
 
     Only the cheap metrics unless ``expensive``; metrics whose data is not
     given (principal angles and probes need the training set, labels) or
     that the model cannot have (a Jacobian norm of a VAE) are left out.
-    ``log`` (a print-like function) reports each metric's time.
+    ``log`` (a print-like function) reports each metric's time; ``details``
+    (a dict) receives what a metric chose on the way (fine-tuning's learning
+    rate and epoch).
     """
     from aezoo.data import binarize_static
     from aezoo.evaluation import squared_error_per_image
@@ -167,6 +181,15 @@ def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=N
         elif (name == "linear_probe_error" and hasattr(model, "encode")
               and x_train is not None and y_train is not None and y_test is not None):
             results[name] = linear_probe_error(model, x_train, y_train, x_test, y_test)
+        elif (name == "finetuned_error" and hasattr(model, "encode")
+              and x_train is not None and y_train is not None and y_test is not None):
+            from aezoo.finetuning import finetuned_error
+
+            results[name], chosen = finetuned_error(
+                model, x_train, y_train, x_test, y_test, seed=recipe["seed"], log=log,
+                **metric_settings(recipe, name))
+            if details is not None:
+                details[name] = chosen
         if log is not None and name in results:
             log(f"  {name}: {results[name]} ({time.perf_counter() - start:.0f} s)")
     return {k: (v if not isinstance(v, float) or math.isfinite(v) else None)

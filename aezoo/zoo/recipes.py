@@ -12,7 +12,6 @@ imports it. The metrics themselves live in ``aezoo.zoo.metrics``.
 import json
 import math
 import os
-import time
 
 from aezoo import MODEL_NAMES
 from aezoo.zoo.metrics import METRICS, is_cheap
@@ -25,23 +24,28 @@ RECIPE_DIR = recipe_dir()
 AUTOENCODER_CLASSES = tuple(name for name in MODEL_NAMES if name != "Autoencoder")
 CLASSIFIER_CLASSES = ("PretrainedClassifier",)  # pretrain.unroll_classifier
 MODEL_CLASSES = AUTOENCODER_CLASSES + CLASSIFIER_CLASSES
+# The autoencoders a pretrained stack unrolls into (pretrain.unroll's model_class).
+UNROLLS_INTO = ("DeepAutoencoder", "DenoisingAutoencoder")
 DATASETS = ("mnist", "curves")
 BINARIZATION = ("none", "static", "dynamic")
 
 TOP_KEYS = {"name": True, "description": True, "model": True, "data": True, "training": True,
             "seed": True, "metrics": True, "pretraining": False, "artifacts": False,
-            "notes": False}
+            "notes": False, "fast": False}
 MODEL_KEYS = {"class": True, "args": False}
 DATA_KEYS = {"name": True, "train": True, "test": True, "binarization": False,
              "preprocessing": False, "train_seed": False, "test_seed": False}
 PRETRAINING_KEYS = {"method": True, "hidden_dims": True, "epochs_per_layer": True,
                     "batch_size": False, "linear_top": False, "top_learning_rate": False,
-                    "settings": False}
+                    "noise_level": False, "settings": False}
 TRAINING_KEYS = {"epochs": True, "optimizer": True, "learning_rate": True, "batch_size": True,
-                 "schedule": False, "notes": False}
-SCHEDULES = ("constant", "cosine")
+                 "schedule": False, "notes": False, "momentum": False, "epsilon": False,
+                 "stages": False, "init_output_bias": False}
+SCHEDULES = ("constant", "cosine", "staged")
 METRIC_KEYS = {"name": True, "target": False, "aim": False, "paper": False, "baseline": False,
-               "definition": False}
+               "definition": False, "settings": False}
+# Keyword arguments a metric's ``settings`` may pass to its function.
+METRIC_SETTINGS = {"finetuned_error": ("learning_rates", "epochs", "batch_size", "validation")}
 TARGET_OPS = ("<=", ">=", "within_percent")
 
 ARTIFACTS = ("code_scatter", "filters", "latent_grid")
@@ -124,9 +128,9 @@ def validate_recipe(recipe, where="recipe"):
         _keys(pretraining, PRETRAINING_KEYS, where, "pretraining")
         if pretraining["method"] not in ("rbm", "dae"):
             raise RecipeError(f"{where}: pretraining.method must be 'rbm' or 'dae'")
-        if cls not in ("DeepAutoencoder",) + CLASSIFIER_CLASSES:
-            raise RecipeError(f"{where}: pretraining unrolls into a DeepAutoencoder or a "
-                              f"PretrainedClassifier, not {cls}")
+        if cls not in UNROLLS_INTO + CLASSIFIER_CLASSES:
+            raise RecipeError(f"{where}: pretraining unrolls into a "
+                              f"{', '.join(UNROLLS_INTO + CLASSIFIER_CLASSES)}, not {cls}")
         dims = pretraining["hidden_dims"]
         if not isinstance(dims, list) or not dims:
             raise RecipeError(f"{where}: pretraining.hidden_dims must be a non-empty list")
@@ -144,6 +148,11 @@ def validate_recipe(recipe, where="recipe"):
         raise RecipeError(f"{where}: unknown optimizer {training['optimizer']!r}")
     if not (isinstance(training["learning_rate"], (int, float)) and training["learning_rate"] > 0):
         raise RecipeError(f"{where}: training.learning_rate must be a number > 0")
+    if training.get("init_output_bias", "logit_mean") != "logit_mean":
+        raise RecipeError(f"{where}: training.init_output_bias can only be 'logit_mean'")
+    fast = recipe.get("fast")
+    if fast is not None:
+        _keys(fast, {"pretraining": False, "training": False, "notes": False}, where, "fast")
     if not isinstance(recipe["seed"], int) or recipe["seed"] < 0:
         raise RecipeError(f"{where}: seed must be an integer >= 0")
     if not isinstance(recipe["metrics"], list) or not recipe["metrics"]:
@@ -153,6 +162,12 @@ def validate_recipe(recipe, where="recipe"):
         if metric["name"] not in METRICS:
             raise RecipeError(f"{where}: unknown metric {metric['name']!r} (known: "
                               f"{', '.join(METRICS)})")
+        settings = metric.get("settings", {})
+        allowed = METRIC_SETTINGS.get(metric["name"], ())
+        if not isinstance(settings, dict) or sorted(set(settings) - set(allowed)):
+            raise RecipeError(f"{where}: metric {metric['name']!r} settings must be a JSON "
+                              f"object with keys among ({', '.join(allowed) or 'none'}), got "
+                              f"{settings!r}")
         target = metric.get("target")
         if target is not None:
             _keys(target, {"op": True, "value": True, "of": False}, where, "metric target")
@@ -169,7 +184,7 @@ def check_model_args(recipe):
     """Checks model.args against the class's constructor (imports the models)."""
     import inspect
 
-    from aezoo.models import Autoencoder, VARIANTS
+    from aezoo.models import VARIANTS, Autoencoder
 
     cls_name = recipe["model"]["class"]
     args = recipe["model"].get("args", {})
@@ -213,18 +228,42 @@ def example_shape(recipe):
 
 
 def _optimizer(training, steps):
-    """The recipe's optimizer; ``schedule: cosine`` decays the rate to 0 over ``steps``."""
+    """The recipe's optimizer and learning-rate schedule over ``steps`` steps.
+
+    ``schedule``: "constant"; "cosine" (decay to 0); "staged" (the IWAE
+    benchmark's: the rate falls by 10^(-1/7) at each stage, the stages'
+    lengths growing as 3^i, scaled to the run). ``momentum`` (SGD) and
+    ``epsilon`` (Adam, RMSprop) pass through.
+    """
     import keras
 
     rate = training["learning_rate"]
-    if training.get("schedule", "constant") == "cosine":
+    schedule = training.get("schedule", "constant")
+    if schedule == "cosine":
         rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps))
-    return keras.optimizers.get({"class_name": training["optimizer"],
-                                 "config": {"learning_rate": rate}})
+    elif schedule == "staged":
+        stages = training.get("stages", 8)
+        lengths = [3 ** i for i in range(stages)]
+        ends = [round(steps * sum(lengths[:i + 1]) / sum(lengths)) for i in range(stages)]
+        rate = keras.optimizers.schedules.PiecewiseConstantDecay(
+            ends[:-1], [rate * 10 ** (-i / 7) for i in range(stages)])
+    config = {"learning_rate": rate}
+    for key in ("momentum", "epsilon"):
+        if key in training:
+            config[key] = training[key]
+    return keras.optimizers.get({"class_name": training["optimizer"], "config": config})
 
 
 def _scaled(epochs, scale):
     return max(1, int(round(epochs * scale))) if epochs else 0
+
+
+def _model_args(recipe):
+    args = dict(recipe["model"].get("args", {}))
+    for key in ("hidden_dims",):
+        if key in args:
+            args[key] = tuple(args[key])
+    return args
 
 
 def build_model(recipe):
@@ -232,37 +271,79 @@ def build_model(recipe):
     from aezoo.models import VARIANTS
 
     classes = {c.__name__: c for c in VARIANTS.values()}
-    args = dict(recipe["model"].get("args", {}))
-    for key in ("hidden_dims",):
-        if key in args:
-            args[key] = tuple(args[key])
+    args = _model_args(recipe)
     args.setdefault("seed", recipe["seed"])
     return classes[recipe["model"]["class"]](**args)
 
 
-def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verbose=2):
+def with_fast_mode(recipe):
+    """The recipe with its ``fast`` section's pretraining and training settings applied.
+
+    A recipe's fast mode is a shorter schedule for the same model (e.g.
+    mnist-hinton-30's, which reaches the paper's figure within 10 minutes on
+    a 2-core CPU); the name, model, data and metrics stay.
+    """
+    fast = recipe.get("fast")
+    if fast is None:
+        raise RecipeError(f"{recipe['name']} has no fast mode (no 'fast' section)")
+    merged = json.loads(json.dumps(recipe))
+    for section in ("pretraining", "training"):
+        if section in fast:
+            merged[section] = {**merged.get(section, {}), **fast[section]}
+    merged["notes"] = f"fast mode: {fast.get('notes', '')}".strip()
+    del merged["fast"]
+    return validate_recipe(merged, where=f"{recipe['name']} (fast mode)")
+
+
+def init_output_bias(model, x_train):
+    """Sets the output layer's bias to the logit of the training set's mean pixel.
+
+    The IWAE benchmark code's initialisation (Burda et al. 2015): the decoder
+    starts out predicting the mean image, so early training goes to the
+    shapes, not to the background.
+    """
+    import numpy as np
+
+    mean = np.clip(np.mean(np.asarray(x_train, dtype="float64"), axis=0), 1e-3, 1 - 1e-3)
+    model.build()
+    model.decoder_layers[-1].bias.assign(np.log(mean / (1 - mean)).astype("float32"))
+
+
+def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verbose=2,
+                      report=None, log=print):
     """Trains the recipe's model; returns (model, training seconds).
 
     ``arrays`` = (x_train, y_train, x_test, y_test) replaces the recipe's data
     (tests use a few synthetic images); ``epochs_scale`` scales every epoch
     count (at least 1). Plain recipes build the class and ``fit`` it;
-    pretrained ones run ``pretrain.greedy_pretrain``, unroll into a
-    DeepAutoencoder or a classifier, then ``fit``.
+    pretrained ones run ``pretrain.greedy_pretrain``, unroll into the
+    recipe's autoencoder class or a classifier, then ``fit``.
+
+    ``report`` (a dict) receives ``time_to_target``: for each cheap metric
+    with a paper value, the training seconds (pretraining included, metric
+    checks excluded) and epoch at which the test-set value first reached
+    the paper's, measured after every fine-tuning epoch; and
+    ``pretraining_seconds``.
     """
     import keras
 
+    from aezoo.zoo.metrics import evaluate_metrics
+    from aezoo.zoo.timing import TimeToTarget, TrainingClock, paper_goals
+
     if isinstance(recipe, (str, os.PathLike)):
         recipe = load_recipe(recipe)
-    x_train, y_train, _, _ = arrays if arrays is not None else load_data(recipe, data_dir)
+    x_train, y_train, x_test, y_test = (arrays if arrays is not None
+                                        else load_data(recipe, data_dir))
     training, seed = recipe["training"], recipe["seed"]
     if training["optimizer"] == "lbfgs":
         raise RecipeError("train_from_recipe fits with Keras optimizers; use "
                           "`aezoo pretrain --finetune lbfgs` for the L-BFGS schedule")
     keras.utils.set_random_seed(seed)
-    start = time.perf_counter()
+    clock = TrainingClock()
     classifier = recipe["model"]["class"] in CLASSIFIER_CLASSES
     pretraining = recipe.get("pretraining")
     if pretraining is not None:
+        from aezoo.models import VARIANTS
         from pretrain import greedy_pretrain, unroll, unroll_classifier
 
         layers = greedy_pretrain(
@@ -271,15 +352,23 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
             method=pretraining["method"], batch_size=pretraining.get("batch_size", 100),
             linear_top=pretraining.get("linear_top", not classifier),
             top_learning_rate=pretraining.get("top_learning_rate", 0.001),
+            noise_level=pretraining.get("noise_level", 0.25),
             seed=seed, verbose=verbose, **pretraining.get("settings", {}),
         )
         if classifier:
             n_classes = recipe["model"].get("args", {}).get("n_classes", 10)
             model = unroll_classifier(layers, n_classes=n_classes, seed=seed)
         else:
-            model = unroll(layers, seed=seed)
+            classes = {c.__name__: c for c in VARIANTS.values()}
+            args = {key: value for key, value in _model_args(recipe).items()
+                    if key not in ("input_dim", "hidden_dims", "latent_dim", "seed")}
+            model = unroll(layers, seed=seed, model_class=classes[recipe["model"]["class"]],
+                           **args)
     else:
         model = build_model(recipe)
+    pretraining_seconds = clock.seconds()
+    if training.get("init_output_bias") == "logit_mean":
+        init_output_bias(model, x_train)
     epochs = _scaled(training["epochs"], epochs_scale)
     optimizer = _optimizer(training, epochs * math.ceil(len(x_train) / training["batch_size"]))
     if classifier:
@@ -287,19 +376,30 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
                       metrics=["accuracy"])
     else:
         model.compile(optimizer=optimizer)
+    goals = paper_goals(recipe) if x_test is not None else {}
+    callbacks = []
+    if goals:
+        callbacks.append(TimeToTarget(
+            lambda: evaluate_metrics(model, recipe, x_test, y_test, names=list(goals)),
+            goals, clock, label="[time to target] ", log=log if verbose else None))
+    fit = dict(epochs=epochs, verbose=verbose, callbacks=callbacks)
     if epochs:
         if classifier:
-            model.fit(x_train, y_train, epochs=epochs, batch_size=training["batch_size"],
-                      verbose=verbose)
+            model.fit(x_train, y_train, batch_size=training["batch_size"], **fit)
         elif recipe["data"].get("binarization") == "dynamic":
             from aezoo.data import dynamic_binarization_dataset
 
             data = dynamic_binarization_dataset(x_train, batch_size=training["batch_size"],
                                                 seed=seed)
-            model.fit(data, epochs=epochs, verbose=verbose)
+            model.fit(data, **fit)
         else:
-            model.fit(x_train, epochs=epochs, batch_size=training["batch_size"], verbose=verbose)
-    return model, time.perf_counter() - start
+            model.fit(x_train, batch_size=training["batch_size"], **fit)
+    seconds = clock.seconds()
+    if report is not None:
+        report["pretraining_seconds"] = pretraining_seconds
+        report["time_to_target"] = {
+            name: callbacks[0].reached.get(name) if callbacks else None for name in goals}
+    return model, seconds
 
 
 # ---------------------------------------------------------------- metrics
@@ -311,11 +411,17 @@ def metric_command(name, metric_name, nll_images=None):
     return f"aezoo zoo evaluate {name} --all{extra}"
 
 
-def card_metrics(recipe, measured, nll_images=None, previous=None):
+def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
+                 time_to_target=None, training_seconds=None):
     """The card's metric list: the recipe's metrics with the measured values filled in.
 
     ``previous`` (a card's metric list) keeps the values and commands of
-    metrics not measured this time.
+    metrics not measured this time. ``details`` ({metric: what it chose},
+    from ``evaluate_metrics``) becomes the metric's note. ``time_to_target``
+    (from ``train_from_recipe``'s report) gives each tracked metric's
+    ``time_to_paper``: the training seconds and epoch at which it first
+    reached the paper's value; an untracked metric that reaches it after
+    training gets ``training_seconds`` with epoch None (checked at the end only).
     """
     kept = {m["name"]: m for m in previous or []}
     rows = []
@@ -333,12 +439,35 @@ def card_metrics(recipe, measured, nll_images=None, previous=None):
         }
         if name == "nll" and name in measured and nll_images:
             row["note"] = f"first {nll_images} test images"
+        if details and name in details:
+            row["note"] = finetuning_note(details[name])
+        if time_to_target is not None:
+            row["time_to_paper"] = _time_to_paper(metric, measured.get(name),
+                                                  time_to_target, training_seconds)
         if name not in measured and name in kept:
-            for key in ("value", "command", "note"):
+            for key in ("value", "command", "note", "time_to_paper"):
                 if key in kept[name]:
                     row[key] = kept[name][key]
         rows.append(row)
     return rows
+
+
+def finetuning_note(chosen):
+    """A card note for what ``finetuned_error`` chose on its validation split."""
+    return (f"lr {chosen['learning_rate']:g}, epoch {chosen['epoch']} chosen on validation "
+            f"({chosen['validation_error']:.2f} % there)")
+
+
+def _time_to_paper(metric, value, time_to_target, training_seconds):
+    from aezoo.zoo.timing import reached
+
+    name, target, paper = metric["name"], metric.get("target") or {}, metric.get("paper")
+    if name in time_to_target:
+        return time_to_target[name]
+    if (paper is not None and target.get("op") in ("<=", ">=") and training_seconds
+            and reached(target["op"], value, paper)):
+        return {"seconds": float(training_seconds), "epoch": None, "value": value}
+    return None
 
 
 def data_description(recipe, arrays=None):

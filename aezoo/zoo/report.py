@@ -62,8 +62,24 @@ def metric_rows(card, measured=None, root=None):
             "target": describe_target(metric.get("target")),
             "status": target_status(metric, metric.get("value")) or "",
             "note": metric.get("note", ""),
+            "time_to_paper": time_to_paper_text(metric),
         })
     return rows
+
+
+def time_to_paper_text(metric):
+    """Minutes of training until the metric first reached the paper's value, as text.
+
+    "-" where the card does not track it (no paper value, or trained before
+    cards recorded it), "not reached" where training never got there; a
+    time marked "(end)" was checked only after training.
+    """
+    if "time_to_paper" not in metric or metric.get("paper") is None:
+        return "-"
+    reached = metric["time_to_paper"]
+    if reached is None:
+        return "not reached"
+    return f"{reached['seconds'] / 60:.1f}" + ("" if reached.get("epoch") else " (end)")
 
 
 def text_table(rows, columns):
@@ -84,8 +100,9 @@ def _minutes(seconds):
 def markdown_table(root=None):
     """The README's zoo table, one row per metric of every model in the zoo."""
     lines = [
-        "| model | parameters | metric | ours | paper | baseline | target | training min |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | parameters | metric | ours | paper | baseline | target | min to paper "
+        "| training min |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in zoo.list_models(root):
         card = zoo.info(name, root)
@@ -98,6 +115,7 @@ def markdown_table(root=None):
                 f"| {'`' + name + '`' if first else ''} "
                 f"| {format(card.get('parameters', 0), ',') if first else ''} "
                 f"| {row['metric']} | {ours} | {fmt(row['paper'])} | {baseline} | {target} "
+                f"| {row['time_to_paper']} "
                 f"| {_minutes(card.get('training_seconds')) if first else ''} |"
             )
     return "\n".join(lines)

@@ -1,0 +1,261 @@
+"""The papers' protocols in the zoo: fine-tuned error, time to target, fast modes, schedules."""
+
+import json
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from aezoo.finetuning import encoder_classifier, finetuned_error
+from aezoo.models import DeepAutoencoder, DenoisingAutoencoder
+from aezoo.zoo import metrics, recipes
+from aezoo.zoo.timing import TimeToTarget, TrainingClock, paper_goals
+
+
+def _separable(n=600, seed=0):
+    """Three classes whose pixels differ by class: an encoder plus softmax can learn them."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, size=n)
+    centres = rng.uniform(size=(3, 20))
+    x = np.clip(centres[y] + 0.15 * rng.normal(size=(n, 20)), 0, 1).astype("float32")
+    return x, y
+
+
+# ------------------------------------------------------------- fine-tuned error
+def test_finetuned_error_learns_labels_and_leaves_the_model_alone():
+    x, y = _separable()
+    model = DeepAutoencoder(20, (16,), 8, seed=0)
+    before = [w.copy() for w in model.get_weights()]
+    log = []
+    error, chosen = finetuned_error(model, x[:500], y[:500], x[500:], y[500:],
+                                    learning_rates=(0.05, 0.2), epochs=3, batch_size=20,
+                                    validation=100, log=log.append)
+    assert error <= 5.0, error
+    assert chosen["learning_rate"] in (0.05, 0.2) and 1 <= chosen["epoch"] <= 3
+    assert set(chosen["per_learning_rate"]) == {0.05, 0.2}
+    assert chosen["validation_error"] == min(
+        r["validation_error"] for r in chosen["per_learning_rate"].values())
+    assert "400 images" in chosen["protocol"] and "last 100" in chosen["protocol"]
+    assert len(log) == 6  # an epoch each, for both rates
+    for old, new in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    # Shuffled labels carry nothing to learn: chance error, about 67 %.
+    shuffled, _ = finetuned_error(model, x[:500], np.random.default_rng(1).permutation(y[:500]),
+                                  x[500:], y[500:], learning_rates=(0.05,), epochs=2,
+                                  batch_size=20, validation=100)
+    assert shuffled > 40.0
+
+
+def test_encoder_classifier_starts_from_the_encoder_without_its_noise():
+    x, _ = _separable(50)
+    model = DenoisingAutoencoder(20, (16,), 8, noise="masking", noise_level=0.5, seed=0)
+    classifier = encoder_classifier(model, n_classes=3)
+    assert classifier.output_shape == (None, 3)
+    hidden = keras.Model(classifier.inputs, classifier.layers[-2].output)
+    np.testing.assert_allclose(hidden([x], training=True), model.encode(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"validation": 0}, "validation must be between 1 and"),
+    ({"validation": 100}, "validation must be between 1 and"),
+    ({"learning_rates": (), "validation": 20}, "at least one learning rate"),
+])
+def test_finetuned_error_refuses_bad_settings(kwargs, message):
+    x, y = _separable(100)
+    with pytest.raises(ValueError, match=message):
+        finetuned_error(DeepAutoencoder(20, (), 4), x, y, x, y, **kwargs)
+    with pytest.raises(ValueError, match="differ in number"):
+        finetuned_error(DeepAutoencoder(20, (), 4), x, y[:50], x, y)
+
+
+def test_recipe_metric_settings_reach_finetuned_error_and_are_checked(tmp_path):
+    x, y = _separable(300)
+    recipe = recipes.load_recipe("mnist-contractive")
+    entry = next(m for m in recipe["metrics"] if m["name"] == "finetuned_error")
+    entry["settings"] = {"learning_rates": [0.1], "epochs": 2, "validation": 50}
+    model = DeepAutoencoder(20, (), 6, seed=0)
+    details = {}
+    measured = metrics.evaluate_metrics(model, recipe, x[200:], y[200:], x[:200], y[:200],
+                                        names=["finetuned_error"], expensive=True,
+                                        details=details)
+    assert details["finetuned_error"]["learning_rate"] == 0.1
+    assert "150 images" in details["finetuned_error"]["protocol"]
+    rows = recipes.card_metrics(recipe, measured, details=details)
+    row = next(r for r in rows if r["name"] == "finetuned_error")
+    assert row["value"] == measured["finetuned_error"]
+    assert row["note"].startswith("lr 0.1, epoch ")
+    assert row["command"] == "aezoo zoo evaluate mnist-contractive --all"
+    # The cheap default run leaves the expensive metric out.
+    assert "finetuned_error" not in metrics.evaluate_metrics(model, recipe, x, y, x, y)
+    entry["settings"] = {"momentum": 0.5}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(recipe))
+    with pytest.raises(recipes.RecipeError, match="settings must be"):
+        recipes.load_recipe(str(path))
+
+
+# ------------------------------------------------------------- time to target
+def test_training_clock_leaves_out_paused_time():
+    clock = TrainingClock()
+    with clock.paused():
+        time.sleep(0.2)
+    assert clock.seconds() < 0.15
+    assert clock.paused_seconds >= 0.2
+
+
+def test_time_to_target_records_the_first_epoch_that_reaches_the_goal():
+    values = iter([5.0, 3.5, 2.9, 3.1, 2.0])
+    clock, lines = TrainingClock(), []
+    callback = TimeToTarget(lambda: {"squared_error": next(values), "elbo": None},
+                            {"squared_error": ("<=", 3.0), "elbo": (">=", -90.0)}, clock,
+                            log=lines.append)
+    for epoch in range(5):
+        callback.on_epoch_end(epoch)
+    assert callback.reached["squared_error"]["epoch"] == 3
+    assert callback.reached["squared_error"]["value"] == 2.9
+    assert "elbo" not in callback.reached
+    seconds = [s for s, _ in callback.history]
+    assert seconds == sorted(seconds)
+    assert callback.reached["squared_error"]["seconds"] == seconds[2]
+    assert "paper value reached: squared_error" in lines[2] and "reached" not in lines[1]
+
+
+def test_paper_goals_take_direction_from_the_target():
+    recipe = recipes.load_recipe("mnist-hinton-30")
+    assert paper_goals(recipe) == {"squared_error": ("<=", 3.0)}
+    assert paper_goals(recipes.load_recipe("mnist-contractive")) == {}  # expensive only
+    assert paper_goals(recipes.load_recipe("mnist-contractive"), cheap_only=False) == {
+        "finetuned_error": ("<=", 1.14)}
+
+
+def test_train_from_recipe_reports_time_to_target_on_the_training_clock():
+    rng = np.random.default_rng(0)
+    x = (rng.uniform(size=(300, 20)) < 0.3).astype("float32")
+    recipe = recipes.load_recipe("mnist-hinton-30")
+    recipe["model"]["args"] = {"input_dim": 20, "hidden_dims": [12], "latent_dim": 4}
+    recipe["pretraining"].update(hidden_dims=[12, 4], epochs_per_layer=1)
+    recipe["training"]["epochs"] = 3
+    # A paper value every run reaches at once, so the first epoch meets it.
+    recipe["metrics"][0]["paper"] = 1e9
+    report = {}
+    start = time.perf_counter()
+    model, seconds = recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0,
+                                               report=report)
+    wall = time.perf_counter() - start
+    reached = report["time_to_target"]["squared_error"]
+    assert reached["epoch"] == 1
+    assert report["pretraining_seconds"] < reached["seconds"] < seconds < wall
+    rows = recipes.card_metrics(recipe, {"squared_error": 3.0},
+                                time_to_target=report["time_to_target"],
+                                training_seconds=seconds)
+    assert rows[0]["time_to_paper"] == reached
+    # A goal never met is recorded as not reached.
+    recipe["metrics"][0]["paper"] = -1.0
+    report = {}
+    recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0, report=report,
+                              epochs_scale=0.34)
+    assert report["time_to_target"] == {"squared_error": None}
+
+
+def test_an_expensive_metric_reaching_the_paper_gets_the_training_time():
+    recipe = recipes.load_recipe("mnist-contractive")
+    rows = recipes.card_metrics(recipe, {"finetuned_error": 1.0, "linear_probe_error": 2.0},
+                                time_to_target={}, training_seconds=123.0)
+    by_name = {row["name"]: row for row in rows}
+    assert by_name["finetuned_error"]["time_to_paper"] == {"seconds": 123.0, "epoch": None,
+                                                           "value": 1.0}
+    assert by_name["linear_probe_error"]["time_to_paper"] is None  # no target vs the paper
+
+
+# ------------------------------------------------------------- recipes
+def test_fast_mode_replaces_the_schedule_only():
+    recipe = recipes.load_recipe("mnist-hinton-30")
+    fast = recipes.with_fast_mode(recipe)
+    assert fast["model"] == recipe["model"] and fast["metrics"] == recipe["metrics"]
+    for section in ("pretraining", "training"):
+        for key, value in recipe["fast"].get(section, {}).items():
+            assert fast[section][key] == value
+    assert "fast" not in fast and fast["notes"].startswith("fast mode")
+    with pytest.raises(recipes.RecipeError, match="no fast mode"):
+        recipes.with_fast_mode(recipes.load_recipe("mnist-linear-30"))
+
+
+def test_staged_schedule_follows_the_iwae_stages():
+    training = {"optimizer": "adam", "learning_rate": 1e-3, "schedule": "staged", "stages": 3,
+                "epsilon": 1e-4}
+    optimizer = recipes._optimizer(training, 130)  # stage lengths 1 : 3 : 9 of 130 steps
+    schedule = optimizer._learning_rate  # the schedule object (learning_rate is its value)
+    rates = [float(schedule(step)) for step in (0, 9, 11, 39, 41, 129)]
+    np.testing.assert_allclose(rates, [1e-3, 1e-3, 1e-3 * 10 ** (-1 / 7), 1e-3 * 10 ** (-1 / 7),
+                                       1e-3 * 10 ** (-2 / 7), 1e-3 * 10 ** (-2 / 7)], rtol=1e-5)
+    assert optimizer.epsilon == 1e-4
+    sgd = recipes._optimizer({"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9}, 10)
+    assert sgd.momentum == 0.9
+
+
+def test_output_bias_starts_at_the_logit_of_the_mean_pixel():
+    from aezoo.models import VariationalAutoencoder
+
+    x = np.random.default_rng(0).uniform(size=(200, 20)).astype("float32") ** 3
+    model = VariationalAutoencoder(20, (8,), 2, seed=0)
+    recipes.init_output_bias(model, x)
+    mean = np.clip(x.mean(axis=0), 1e-3, 1 - 1e-3)
+    np.testing.assert_allclose(model.decoder_layers[-1].bias, np.log(mean / (1 - mean)),
+                               rtol=1e-5)
+
+
+def test_pretraining_unrolls_into_a_denoising_autoencoder():
+    rng = np.random.default_rng(0)
+    x = (rng.uniform(size=(200, 20)) < 0.3).astype("float32")
+    recipe = recipes.load_recipe("mnist-denoising")
+    recipe["model"]["args"].update(input_dim=20, hidden_dims=[12], latent_dim=6)
+    recipe["pretraining"].update(hidden_dims=[12, 6], epochs_per_layer=1)
+    model, _ = recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0,
+                                         epochs_scale=0.01)
+    assert isinstance(model, DenoisingAutoencoder)
+    assert model.noise == "masking" and model.noise_level == 0.25
+    assert model.hidden_dims == (12,) and model.latent_dim == 6
+    assert metrics.evaluate_metrics(model, recipe, x)["squared_error"] > 0
+
+
+def test_zoo_train_fast_records_time_to_paper_and_hardware(tmp_path, capsys):
+    from aezoo import zoo
+    from aezoo.cli import main
+    from aezoo.zoo import report
+
+    recipe = {
+        "name": "tiny-curves-ae",
+        "description": "a test recipe: 64 curves",
+        "model": {"class": "DeepAutoencoder",
+                  "args": {"input_dim": 784, "hidden_dims": [16], "latent_dim": 4}},
+        "data": {"name": "curves", "train": 64, "test": 16},
+        "training": {"epochs": 5, "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32},
+        "fast": {"training": {"epochs": 2, "batch_size": 16}, "notes": "two epochs"},
+        "seed": 0,
+        # Any model beats this paper value, so the first epoch reaches it.
+        "metrics": [{"name": "squared_error", "paper": 1e6,
+                     "target": {"op": "<=", "value": 1e6}}],
+    }
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(recipe))
+    root = str(tmp_path / "zoo")
+    assert main(["zoo", "train", str(path), "--out-root", root, "--fast"]) == 0
+    out = capsys.readouterr().out
+    assert "in its fast mode" in out
+    assert "[time to target] epoch 2: squared_error" in out
+    assert "Time to the paper's squared_error (1e+06): " in out and "(epoch 1)" in out
+    card = zoo.info("tiny-curves-ae", root)
+    assert card["recipe"]["contents"]["training"]["epochs"] == 5  # the file, as given
+    assert card["recipe"]["mode"] == "fast"
+    reached = card["metrics"][0]["time_to_paper"]
+    assert reached["epoch"] == 1 and 0 < reached["seconds"] < card["training_seconds"]
+    assert card["hardware"]["cpu_cores"] >= 1 and isinstance(card["hardware"]["gpus"], list)
+    row = report.metric_rows(card)[0]
+    assert row["time_to_paper"] == f"{reached['seconds'] / 60:.1f}"
+    assert f"| {row['time_to_paper']} |" in report.markdown_table(root)
+
+    del recipe["fast"]
+    path.write_text(json.dumps(recipe))
+    assert main(["zoo", "train", str(path), "--out-root", root, "--fast", "--overwrite"]) == 2
+    assert "has no fast mode" in capsys.readouterr().err
