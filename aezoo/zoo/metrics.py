@@ -38,7 +38,9 @@ METRICS = {
     "elbo": ("ELBO, nats per image, one z sample, on binarized test images (fixed seed 0)",
              True),
     "active_units": ("latent units whose Var_x E_q[u|x] > 0.01 on binarized test images", True),
-    "test_error": ("classification error %, the 10,000 test images", True),
+    "test_error": ("classification error % on the 10,000 test images of the classifier as "
+                   "trained (the 2006 protocol: every layer fine-tuned with labels on all 60k "
+                   "training images, no validation split)", True),
     "nll": (f"negative log-likelihood, nats, IWAE bound with k = {NLL_SAMPLES} samples, "
             "binarized test images (fixed seed 0)", False),
     "linear_probe_error": (

@@ -441,7 +441,7 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
             row["note"] = f"first {nll_images} test images"
         if details and name in details:
             row["note"] = finetuning_note(details[name])
-        if time_to_target is not None:
+        if time_to_target is not None and (metric.get("target") or {}).get("op") in ("<=", ">="):
             row["time_to_paper"] = _time_to_paper(metric, measured.get(name),
                                                   time_to_target, training_seconds)
         if name not in measured and name in kept:
