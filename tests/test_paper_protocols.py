@@ -93,6 +93,14 @@ def test_recipe_metric_settings_reach_finetuned_error_and_are_checked(tmp_path):
     path.write_text(json.dumps(recipe))
     with pytest.raises(recipes.RecipeError, match="settings must be"):
         recipes.load_recipe(str(path))
+    del entry["settings"]
+    for change, message in (({"momentum": 1.5}, "momentum must be a number"),
+                            ({"epsilon": "small"}, "epsilon must be a number"),
+                            ({"stages": 0}, "stages must be a positive integer"),
+                            ({"schedule": "steps"}, "schedule must be one of")):
+        path.write_text(json.dumps({**recipe, "training": {**recipe["training"], **change}}))
+        with pytest.raises(recipes.RecipeError, match=message):
+            recipes.load_recipe(str(path))
 
 
 # ------------------------------------------------------------- time to target
@@ -150,6 +158,9 @@ def test_train_from_recipe_reports_time_to_target_on_the_training_clock():
                                 time_to_target=report["time_to_target"],
                                 training_seconds=seconds)
     assert rows[0]["time_to_paper"] == reached
+    # A later evaluation (aezoo zoo evaluate --write) keeps the training's time to target.
+    again = recipes.card_metrics(recipe, {"squared_error": 2.5}, previous=rows)
+    assert again[0]["value"] == 2.5 and again[0]["time_to_paper"] == reached
     # A goal never met is recorded as not reached.
     recipe["metrics"][0]["paper"] = -1.0
     report = {}

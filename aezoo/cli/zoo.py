@@ -263,7 +263,8 @@ def _evaluate_one(card, args):
     except (zoo.ZooError, ValueError, DataError) as error:
         return _fail("evaluate", error)
     print(f"Evaluating {name} on {len(arrays[2]):,} test images"
-          + ("" if args.all else " (cheap metrics; --all adds NLL and linear probes)"),
+          + ("" if args.all
+             else " (cheap metrics; --all adds NLL, linear probes, fine-tuned errors)"),
           flush=True)
     details = {}
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],

@@ -148,6 +148,12 @@ def validate_recipe(recipe, where="recipe"):
         raise RecipeError(f"{where}: unknown optimizer {training['optimizer']!r}")
     if not (isinstance(training["learning_rate"], (int, float)) and training["learning_rate"] > 0):
         raise RecipeError(f"{where}: training.learning_rate must be a number > 0")
+    if "stages" in training:
+        _positive_int(training["stages"], where, "training.stages")
+    for key in ("momentum", "epsilon"):
+        value = training.get(key, 0.5)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise RecipeError(f"{where}: training.{key} must be a number in [0, 1), got {value!r}")
     if training.get("init_output_bias", "logit_mean") != "logit_mean":
         raise RecipeError(f"{where}: training.init_output_bias can only be 'logit_mean'")
     fast = recipe.get("fast")
@@ -445,9 +451,13 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
             row["time_to_paper"] = _time_to_paper(metric, measured.get(name),
                                                   time_to_target, training_seconds)
         if name not in measured and name in kept:
-            for key in ("value", "command", "note", "time_to_paper"):
+            for key in ("value", "command", "note"):
                 if key in kept[name]:
                     row[key] = kept[name][key]
+        # The time to the paper's value is a fact about the training run: an
+        # evaluation afterwards keeps it.
+        if "time_to_paper" not in row and "time_to_paper" in kept.get(name, {}):
+            row["time_to_paper"] = kept[name]["time_to_paper"]
         rows.append(row)
     return rows
 
