@@ -198,16 +198,33 @@ def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=N
             for k, v in results.items()}
 
 
+def meets(op, value, goal):
+    """Whether ``value`` meets ``goal`` under ``op`` ("<=" or ">="); False without a value."""
+    if value is None:
+        return False
+    return value <= goal if op == "<=" else value >= goal
+
+
+def paper_goal(metric):
+    """(op, paper value) when a metric has a paper value to reach and a direction, else None.
+
+    The direction is the metric's target's ("<=" or ">="); a ``within_percent``
+    target or none gives no direction.
+    """
+    op = (metric.get("target") or {}).get("op")
+    if metric.get("paper") is None or op not in ("<=", ">="):
+        return None
+    return op, float(metric["paper"])
+
+
 def target_status(metric, value):
     """'reached', 'not reached' or None (no target or no value) for a card or recipe metric."""
     target = metric.get("target")
     if not target or value is None:
         return None
     op, goal = target["op"], target["value"]
-    if op == "<=":
-        ok = value <= goal
-    elif op == ">=":
-        ok = value >= goal
+    if op in ("<=", ">="):
+        ok = meets(op, value, goal)
     else:  # within_percent of a reference value
         reference = target.get("of", metric.get("paper"))
         ok = abs(value - reference) <= abs(reference) * goal / 100.0

@@ -14,7 +14,7 @@ import math
 import os
 
 from aezoo import MODEL_NAMES
-from aezoo.zoo.metrics import METRICS, is_cheap
+from aezoo.zoo.metrics import METRICS, is_cheap, meets, paper_goal
 from aezoo.zoo.registry import recipe_dir
 
 # The checkout's zoo/recipes/, or the copy the wheel carries (aezoo.zoo.recipe_files).
@@ -447,7 +447,7 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
             row["note"] = f"first {nll_images} test images"
         if details and name in details:
             row["note"] = finetuning_note(details[name])
-        if time_to_target is not None and (metric.get("target") or {}).get("op") in ("<=", ">="):
+        if time_to_target is not None and paper_goal(metric) is not None:
             row["time_to_paper"] = _time_to_paper(metric, measured.get(name),
                                                   time_to_target, training_seconds)
         if name not in measured and name in kept:
@@ -469,13 +469,10 @@ def finetuning_note(chosen):
 
 
 def _time_to_paper(metric, value, time_to_target, training_seconds):
-    from aezoo.zoo.timing import reached
-
-    name, target, paper = metric["name"], metric.get("target") or {}, metric.get("paper")
+    name, (op, paper) = metric["name"], paper_goal(metric)
     if name in time_to_target:
         return time_to_target[name]
-    if (paper is not None and target.get("op") in ("<=", ">=") and training_seconds
-            and reached(target["op"], value, paper)):
+    if training_seconds and meets(op, value, paper):
         return {"seconds": float(training_seconds), "epoch": None, "value": value}
     return None
 

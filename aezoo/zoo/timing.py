@@ -8,10 +8,13 @@ which it reached its goal.
 """
 
 import contextlib
+import os
 import platform
 import time
 
 import keras
+
+from aezoo.zoo.metrics import is_cheap, meets, paper_goal
 
 
 class TrainingClock:
@@ -33,32 +36,15 @@ class TrainingClock:
             self.paused_seconds += time.perf_counter() - began
 
 
-def reached(op, value, goal):
-    """Whether ``value`` meets ``goal`` under ``op`` ("<=" or ">=")."""
-    if value is None:
-        return False
-    return value <= goal if op == "<=" else value >= goal
-
-
 def paper_goals(recipe, cheap_only=True):
-    """{metric: (op, paper value)} for the recipe's metrics that have a paper value.
+    """{metric: (op, paper value)} for the recipe's metrics with a paper value to reach.
 
-    The direction comes from the metric's target ("<=" or ">="); metrics
-    without one, or with a ``within_percent`` target, have no direction to
-    reach and are left out. ``cheap_only`` keeps those a per-epoch check can
-    afford.
+    See ``aezoo.zoo.metrics.paper_goal``; ``cheap_only`` keeps the metrics a
+    per-epoch check can afford.
     """
-    from aezoo.zoo.metrics import is_cheap
-
-    goals = {}
-    for metric in recipe["metrics"]:
-        target, paper = metric.get("target") or {}, metric.get("paper")
-        if paper is None or target.get("op") not in ("<=", ">="):
-            continue
-        if cheap_only and not is_cheap(metric["name"]):
-            continue
-        goals[metric["name"]] = (target["op"], float(paper))
-    return goals
+    return {metric["name"]: paper_goal(metric) for metric in recipe["metrics"]
+            if paper_goal(metric) is not None
+            and not (cheap_only and not is_cheap(metric["name"]))}
 
 
 class TimeToTarget(keras.callbacks.Callback):
@@ -83,21 +69,19 @@ class TimeToTarget(keras.callbacks.Callback):
             values = self.measure()
         self.history.append((seconds, values))
         for name, (op, goal) in self.goals.items():
-            if name not in self.reached and reached(op, values.get(name), goal):
+            if name not in self.reached and meets(op, values.get(name), goal):
                 self.reached[name] = {"seconds": seconds, "epoch": epoch + 1,
                                       "value": values[name]}
         if self.log is not None:
             shown = ", ".join(f"{name} {value:.4g}" for name, value in values.items()
                               if value is not None)
-            met = [name for name in self.reached]
+            met = list(self.reached)
             self.log(f"{self.label}epoch {epoch + 1}: {shown} at {seconds:.0f} s of training"
                      + (f" (paper value reached: {', '.join(met)})" if met else ""))
 
 
 def hardware():
     """What the model was trained on: the CPU, its core count, and any GPU TensorFlow sees."""
-    import os
-
     import tensorflow as tf
 
     gpus = [tf.config.experimental.get_device_details(device).get("device_name", device.name)
