@@ -193,12 +193,26 @@ def _train(args):
         arrays = load_data(recipe, args.data_dir)
     except DataError as error:
         return _fail("train", error, 2)
+    checkpoint = None
+    if args.checkpoint_dir:
+        from aezoo.zoo.checkpoints import CheckpointError, TrainingCheckpoint
+
+        try:
+            checkpoint = TrainingCheckpoint(args.checkpoint_dir, recipe, args.epochs_scale)
+        except CheckpointError as error:
+            return _fail("train", error, 2)
     print(f"Training {name} ({recipe['model']['class']}) from {recipe_path(args.name)}"
           f"{' in its fast mode' if args.fast else ''}; epochs x {args.epochs_scale:g}",
           flush=True)
+    if checkpoint is not None:
+        state = checkpoint.state
+        print(f"Resuming from {checkpoint.folder}: {state['epoch']} epochs done, "
+              f"{state['training_seconds'] / 60:.1f} min of training so far"
+              if checkpoint.resuming else f"Saving the run after every epoch in "
+              f"{checkpoint.folder}", flush=True)
     report, details = {}, {}
     model, seconds = train_from_recipe(recipe, args.data_dir, args.epochs_scale, arrays=arrays,
-                                       report=report, log=_log)
+                                       report=report, log=_log, checkpoint=checkpoint)
     print(f"Trained in {seconds:.0f} s; measuring the metrics", flush=True)
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
                                 y_train=arrays[1], expensive=not args.cheap_only,
@@ -221,6 +235,8 @@ def _train(args):
         overwrite=args.overwrite, hardware=hardware(),
         recipe_mode="fast" if args.fast else None,
     )
+    if checkpoint is not None:
+        checkpoint.remove()
     print(f"Published {name} to {out_root} ({card['parameters']:,} parameters, trained in "
           f"{seconds / 60:.1f} min); `aezoo zoo release DIR` puts it in the registry")
     return 0
@@ -375,6 +391,10 @@ def add_parser(commands):
                             "with `aezoo zoo evaluate NAME --all --write`")
     train.add_argument("--nll-images", type=positive_int, default=None,
                        help="estimate the VAE's NLL on the first N test images (default: all)")
+    train.add_argument("--checkpoint-dir", metavar="DIR",
+                       help="save the run in DIR/NAME/ after every epoch, and resume from it "
+                            "when run again with the same recipe (long runs over several "
+                            "sessions); removed once the model is published")
     evaluate = add("evaluate", _evaluate,
                    "recompute a model's metrics beside the card's, the paper's and the baseline")
     evaluate.add_argument("names", nargs="*", metavar="NAME",

@@ -316,7 +316,7 @@ def init_output_bias(model, x_train):
 
 
 def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verbose=2,
-                      report=None, log=print):
+                      report=None, log=print, checkpoint=None):
     """Trains the recipe's model; returns (model, training seconds).
 
     ``arrays`` = (x_train, y_train, x_test, y_test) replaces the recipe's data
@@ -330,6 +330,11 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
     checks excluded) and epoch at which the test-set value first reached
     the paper's, measured after every fine-tuning epoch; and
     ``pretraining_seconds``.
+
+    ``checkpoint`` (an ``aezoo.zoo.checkpoints.TrainingCheckpoint``) saves
+    the run after pretraining and after every epoch, and resumes a run it
+    holds from its last finished epoch, its clock and time-to-target
+    readings included.
     """
     import keras
 
@@ -345,10 +350,14 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
         raise RecipeError("train_from_recipe fits with Keras optimizers; use "
                           "`aezoo pretrain --finetune lbfgs` for the L-BFGS schedule")
     keras.utils.set_random_seed(seed)
-    clock = TrainingClock()
+    resumed = checkpoint is not None and checkpoint.resuming
+    clock = TrainingClock(already=checkpoint.state["training_seconds"] if resumed else 0.0)
     classifier = recipe["model"]["class"] in CLASSIFIER_CLASSES
     pretraining = recipe.get("pretraining")
-    if pretraining is not None:
+    if pretraining is not None and resumed and checkpoint.has_pretrained:
+        model = checkpoint.load_pretrained()
+        pretraining_seconds = checkpoint.state["pretraining_seconds"]
+    elif pretraining is not None:
         from aezoo.models import VARIANTS
         from pretrain import greedy_pretrain, unroll, unroll_classifier
 
@@ -370,11 +379,16 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
                     if key not in ("input_dim", "hidden_dims", "latent_dim", "seed")}
             model = unroll(layers, seed=seed, model_class=classes[recipe["model"]["class"]],
                            **args)
+        pretraining_seconds = clock.seconds()
+        if checkpoint is not None:
+            checkpoint.save_pretrained(model, pretraining_seconds)
     else:
         model = build_model(recipe)
-    pretraining_seconds = clock.seconds()
-    if training.get("init_output_bias") == "logit_mean":
+        pretraining_seconds = 0.0
+    if training.get("init_output_bias") == "logit_mean" and not resumed:
         init_output_bias(model, x_train)
+    if not model.built:
+        model.build()  # the weights a checkpoint restores must exist before fit
     epochs = _scaled(training["epochs"], epochs_scale)
     optimizer = _optimizer(training, epochs * math.ceil(len(x_train) / training["batch_size"]))
     if classifier:
@@ -387,8 +401,15 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
     if goals:
         callbacks.append(TimeToTarget(
             lambda: evaluate_metrics(model, recipe, x_test, y_test, names=list(goals)),
-            goals, clock, label="[time to target] ", log=log if verbose else None))
+            goals, clock, label="[time to target] ", log=log if verbose else None,
+            reached=checkpoint.state["time_to_target"] if resumed else None))
+    if checkpoint is not None:
+        callbacks += checkpoint.callbacks(clock, callbacks[0] if goals else None)
+    # A resumed run's data pipeline draws fresh randomness, not the first epochs' again.
+    data_seed = seed + (checkpoint.state["epoch"] if resumed else 0)
     fit = dict(epochs=epochs, verbose=verbose, callbacks=callbacks)
+    if resumed:
+        keras.utils.set_random_seed(data_seed)  # fit's shuffling too
     if epochs:
         if classifier:
             model.fit(x_train, y_train, batch_size=training["batch_size"], **fit)
@@ -396,7 +417,7 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
             from aezoo.data import dynamic_binarization_dataset
 
             data = dynamic_binarization_dataset(x_train, batch_size=training["batch_size"],
-                                                seed=seed)
+                                                seed=data_seed)
             model.fit(data, **fit)
         else:
             model.fit(x_train, batch_size=training["batch_size"], **fit)
@@ -404,7 +425,7 @@ def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verb
     if report is not None:
         report["pretraining_seconds"] = pretraining_seconds
         report["time_to_target"] = {
-            name: callbacks[0].reached.get(name) if callbacks else None for name in goals}
+            name: callbacks[0].reached.get(name) if goals else None for name in goals}
     return model, seconds
 
 

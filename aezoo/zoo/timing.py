@@ -18,14 +18,18 @@ from aezoo.zoo.metrics import is_cheap, meets, paper_goal
 
 
 class TrainingClock:
-    """Seconds since ``start``, less the time spent inside ``paused()``."""
+    """Seconds since ``start``, less the time spent inside ``paused()``, plus ``already``.
 
-    def __init__(self):
+    ``already``: the training seconds of earlier sessions of a resumed run.
+    """
+
+    def __init__(self, already=0.0):
         self.start = time.perf_counter()
         self.paused_seconds = 0.0
+        self.already = float(already)
 
     def seconds(self):
-        return time.perf_counter() - self.start - self.paused_seconds
+        return time.perf_counter() - self.start - self.paused_seconds + self.already
 
     @contextlib.contextmanager
     def paused(self):
@@ -53,14 +57,15 @@ class TimeToTarget(keras.callbacks.Callback):
     ``measure`` returns {metric: value}; ``goals`` is {metric: (op, value)}.
     ``reached`` maps each met metric to {"seconds", "epoch", "value"}, the
     clock's reading at the end of that epoch; ``history`` keeps every
-    epoch's (seconds, values). ``label`` and ``log`` print each check.
+    epoch's (seconds, values). ``label`` and ``log`` print each check;
+    ``reached`` carries the readings of a resumed run's earlier sessions.
     """
 
-    def __init__(self, measure, goals, clock, label="", log=print):
+    def __init__(self, measure, goals, clock, label="", log=print, reached=None):
         super().__init__()
         self.measure, self.goals, self.clock = measure, dict(goals), clock
         self.label, self.log = label, log
-        self.reached = {}
+        self.reached = dict(reached or {})
         self.history = []
 
     def on_epoch_end(self, epoch, logs=None):
