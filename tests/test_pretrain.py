@@ -331,6 +331,30 @@ def test_cd_update_is_the_released_codes_rule(weight_cost, binary_patterns):
         np.testing.assert_allclose(parameter.numpy(), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_mixed_bfloat16_products_follow_the_same_rule_with_float32_weights(binary_patterns,
+                                                                          tmp_path):
+    x = binary_patterns[:40]
+    rbms = {dtype: MeanFieldRBM(6, learning_rate=0.05, seed=2, dtype=dtype)
+            for dtype in ("float32", "mixed_bfloat16")}
+    for rbm in rbms.values():
+        rbm.fit(x, epochs=3, batch_size=len(x), verbose=0)
+    mixed = rbms["mixed_bfloat16"]
+    assert mixed.product_dtype == "bfloat16"
+    assert all(p.dtype == "float32" for p in mixed.parameters + mixed.increments)
+    for ours, reference in zip(mixed.parameters, rbms["float32"].parameters):
+        # bfloat16 keeps 8 bits of mantissa: products agree to about 1 %.
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=0.02, atol=2e-3)
+    assert not np.array_equal(mixed.kernel.numpy(), rbms["float32"].kernel.numpy())
+    assert mixed.transform(x).dtype == np.float32
+    path = str(tmp_path / "mixed.keras")
+    mixed.save(path)
+    loaded = keras.saving.load_model(path, custom_objects={"MeanFieldRBM": MeanFieldRBM})
+    assert loaded.product_dtype == "bfloat16"
+    np.testing.assert_array_equal(loaded.transform(x), mixed.transform(x))
+    with pytest.raises(ValueError, match="keeps its weights and their updates in float32"):
+        RBM(6, dtype="bfloat16")
+
+
 def test_fit_result_does_not_depend_on_whether_x_is_shared_or_copied(binary_patterns):
     # fit reads a 64-byte-aligned float32 array in place and copies any other.
     from aezoo.arrays import as_shareable, is_shareable

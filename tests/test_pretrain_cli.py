@@ -38,6 +38,17 @@ def test_pretrain_usage_errors(tmp_path, capsys):
     assert main(["pretrain", "--hidden-dims", "10,0"]) == 2
     assert main(["pretrain", "--out", str(tmp_path / "model.h5")]) == 2
     assert ".keras" in capsys.readouterr().err
+    assert main(["pretrain", "--method", "dae", "--rbm-dtype", "mixed_bfloat16"]) == 2
+    assert "--rbm-dtype applies to --method rbm, not dae" in capsys.readouterr().err
+
+
+def test_pretrain_with_bfloat16_products(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "model.keras"
+    assert main(["pretrain", "--hidden-dims", "16,4", "--epochs-per-layer", "1",
+                 "--finetune-epochs", "0", "--limit", "200", "--data-dir", mnist_dir,
+                 "--rbm-dtype", "mixed_bfloat16", "--out", str(out)]) == 0
+    assert "Test squared error per image" in capsys.readouterr().out
+    assert keras.models.load_model(out).latent_dim == 4
 
 
 def test_pretrain_dae_stack_tied_with_lbfgs_and_resume(mnist_dir, tmp_path, capsys):

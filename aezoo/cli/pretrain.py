@@ -49,6 +49,10 @@ def add_parser(commands):
     parser.add_argument("--learning-rate", type=positive_float, default=1e-3,
                         help="Adam's fine-tuning rate (default: %(default)s)")
     parser.add_argument("--batch-size", type=positive_int, default=100)
+    parser.add_argument("--rbm-dtype", choices=("float32", "mixed_bfloat16"), default="float32",
+                        help="the RBMs' matrix products: float32 (default), or bfloat16 with "
+                        "float32 weights (faster on CPUs with AVX512-BF16 or AMX; "
+                        "benchmarks/rbm_speed.py measures it)")
     parser.add_argument("--tied", action="store_true",
                         help="keep decoder kernels tied to the encoder's")
     parser.add_argument("--limit", type=positive_int, metavar="N",
@@ -98,6 +102,8 @@ def pretrain_command(args):
     if args.strategy and args.finetune == "lbfgs" and args.finetune_epochs:
         raise UsageError("--finetune lbfgs runs on one device; use --finetune adam with "
                          "--strategy")
+    if args.rbm_dtype != "float32" and args.method != "rbm":
+        raise UsageError(f"--rbm-dtype applies to --method rbm, not {args.method}")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     strategy, scope = start_strategy(args)
     import keras
@@ -136,6 +142,7 @@ def pretrain_command(args):
         layers = greedy_pretrain(
             x_train, args.hidden_dims, epochs=args.epochs_per_layer, method=args.method,
             batch_size=args.batch_size, checkpoint_dir=args.checkpoint_dir, seed=args.seed,
+            **({"dtype": args.rbm_dtype} if args.method == "rbm" else {}),
         )
         model = unroll(layers, tied=args.tied, seed=args.seed, input_scaling=scaling)
     if scaler is not None:  # the statistics the stack was trained behind
