@@ -1,4 +1,4 @@
-"""Helpers the test files share: child Python processes and damaged files."""
+"""Helpers the test files share: child Python processes, damaged files, tiny recipes."""
 
 import os
 import subprocess
@@ -70,3 +70,18 @@ def damage_file(path, how, offset=None):
         raise ValueError(f"unknown damage {how!r}")
     with open(path, "wb") as handle:
         handle.write(data)
+
+
+def tiny_curves_recipe(epochs, metrics=({"name": "squared_error"},)):
+    """A zoo recipe that trains in seconds: a 784-16-4 autoencoder on 64 curves."""
+    return {
+        "name": "tiny-curves-ae",
+        "description": "a test recipe: 64 curves",
+        "model": {"class": "DeepAutoencoder",
+                  "args": {"input_dim": 784, "hidden_dims": [16], "latent_dim": 4}},
+        "data": {"name": "curves", "train": 64, "test": 16},
+        "training": {"epochs": epochs, "optimizer": "adam", "learning_rate": 0.001,
+                     "batch_size": 32},
+        "seed": 0,
+        "metrics": [dict(metric) for metric in metrics],
+    }

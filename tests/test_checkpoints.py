@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from helpers import tiny_curves_recipe
 
 from aezoo.zoo import recipes
 from aezoo.zoo.checkpoints import CheckpointError, TrainingCheckpoint
@@ -122,16 +123,7 @@ def test_zoo_train_resumes_from_its_checkpoint_dir_and_removes_it(tmp_path, caps
     from aezoo import zoo
     from aezoo.cli import main
 
-    recipe = {
-        "name": "tiny-curves-ae",
-        "description": "a test recipe: 64 curves",
-        "model": {"class": "DeepAutoencoder",
-                  "args": {"input_dim": 784, "hidden_dims": [16], "latent_dim": 4}},
-        "data": {"name": "curves", "train": 64, "test": 16},
-        "training": {"epochs": 3, "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32},
-        "seed": 0,
-        "metrics": [{"name": "squared_error"}],
-    }
+    recipe = tiny_curves_recipe(3)
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(recipe))
     checkpoints, root = tmp_path / "runs", str(tmp_path / "zoo")

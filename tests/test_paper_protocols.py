@@ -6,6 +6,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from helpers import tiny_curves_recipe
 
 from aezoo.finetuning import encoder_classifier, finetuned_error
 from aezoo.models import DeepAutoencoder, DenoisingAutoencoder
@@ -238,19 +239,10 @@ def test_zoo_train_fast_records_time_to_paper_and_hardware(tmp_path, capsys):
     from aezoo.cli import main
     from aezoo.zoo import report
 
-    recipe = {
-        "name": "tiny-curves-ae",
-        "description": "a test recipe: 64 curves",
-        "model": {"class": "DeepAutoencoder",
-                  "args": {"input_dim": 784, "hidden_dims": [16], "latent_dim": 4}},
-        "data": {"name": "curves", "train": 64, "test": 16},
-        "training": {"epochs": 5, "optimizer": "adam", "learning_rate": 0.001, "batch_size": 32},
-        "fast": {"training": {"epochs": 2, "batch_size": 16}, "notes": "two epochs"},
-        "seed": 0,
-        # Any model beats this paper value, so the first epoch reaches it.
-        "metrics": [{"name": "squared_error", "paper": 1e6,
-                     "target": {"op": "<=", "value": 1e6}}],
-    }
+    # Any model beats this paper value, so the first epoch reaches it.
+    recipe = tiny_curves_recipe(5, metrics=[{"name": "squared_error", "paper": 1e6,
+                                             "target": {"op": "<=", "value": 1e6}}])
+    recipe["fast"] = {"training": {"epochs": 2, "batch_size": 16}, "notes": "two epochs"}
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(recipe))
     root = str(tmp_path / "zoo")
