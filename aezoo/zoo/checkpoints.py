@@ -30,6 +30,11 @@ BACKUP_FOLDER = "backup"
 PRETRAINED_FILE = "pretrained.keras"
 
 
+def _fresh_state():
+    """The state of a run that has not trained yet."""
+    return {"training_seconds": 0.0, "time_to_target": {}, "epoch": 0}
+
+
 class CheckpointError(ValueError):
     """A checkpoint folder that does not belong to this run, or cannot be read."""
 
@@ -53,7 +58,7 @@ class TrainingCheckpoint:
     def _read_state(self):
         """The saved state, or a fresh one; refuses a folder that holds another run."""
         if not os.path.exists(self.folder):
-            return {"training_seconds": 0.0, "time_to_target": {}, "epoch": 0}
+            return _fresh_state()
         if not os.path.isdir(self.folder):
             raise CheckpointError(f"{self.folder} is not a folder; pass another "
                                   "--checkpoint-dir")
@@ -62,7 +67,7 @@ class TrainingCheckpoint:
                 raise CheckpointError(
                     f"{self.folder} holds files but no {STATE_FILE}: it is not an aezoo "
                     "training checkpoint, and it is left alone; pass another --checkpoint-dir")
-            return {"training_seconds": 0.0, "time_to_target": {}, "epoch": 0}
+            return _fresh_state()
         try:
             with open(self.state_path, encoding="utf-8") as handle:
                 saved = json.load(handle)
