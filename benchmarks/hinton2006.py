@@ -30,18 +30,28 @@ PAPER = 3.00
 RECIPE = "mnist-hinton-30"
 
 
-def finetune(model, x_train, x_test, epochs, batch_size, learning_rate, clock, label):
-    """Fine-tunes with Adam and cosine decay; returns the TimeToTarget callback."""
+def finetune(model, x_train, x_test, epochs, batch_size, learning_rate, clock, label,
+             x_validation=None):
+    """Fine-tunes with Adam and cosine decay; returns the TimeToTarget callback.
+
+    With ``x_validation``, each epoch's check also measures the held-out
+    training images (``validation_squared_error``).
+    """
     import keras
 
     from aezoo.evaluation import squared_error_per_image
     from aezoo.zoo.timing import TimeToTarget
 
+    def measure():
+        values = {"squared_error": squared_error_per_image(model, x_test)}
+        if x_validation is not None:
+            values["validation_squared_error"] = squared_error_per_image(model, x_validation)
+        return values
+
     decay = keras.optimizers.schedules.CosineDecay(
         learning_rate, decay_steps=epochs * int(np.ceil(len(x_train) / batch_size)))
     model.compile(optimizer=keras.optimizers.Adam(decay))
-    tracker = TimeToTarget(lambda: {"squared_error": squared_error_per_image(model, x_test)},
-                           {"squared_error": ("<=", PAPER)}, clock, label=f"[{label}] ",
+    tracker = TimeToTarget(measure, {"squared_error": ("<=", PAPER)}, clock, label=f"[{label}] ",
                            log=lambda line: print(line, flush=True))
     model.fit(x_train, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[tracker])
     return tracker
@@ -60,6 +70,13 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=None,
                         help="Adam's initial rate for fine-tuning (cosine decay)")
     parser.add_argument("--batch-size", type=int, default=None, help="fine-tuning batch size")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help="L2 penalty on the kernels while fine-tuning (default: the "
+                             "recipe's model weight_decay)")
+    parser.add_argument("--validation", type=int, default=0,
+                        help="hold out the last N training images: train on the rest and "
+                             "report the held-out squared error beside the test error (for "
+                             "choosing settings without the test set)")
     parser.add_argument("--train-images", type=int, default=60000)
     parser.add_argument("--checkpoint-dir", default=None,
                         help="save/resume the pretrained layers here")
@@ -74,6 +91,8 @@ def main(argv=None):
     finetune_epochs = args.finetune_epochs or recipe["training"]["epochs"]
     learning_rate = args.learning_rate or recipe["training"]["learning_rate"]
     batch_size = args.batch_size or recipe["training"]["batch_size"]
+    weight_decay = (recipe["model"]["args"].get("weight_decay", 0.0)
+                    if args.weight_decay is None else args.weight_decay)
 
     import keras
 
@@ -86,6 +105,11 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     x_train = load_mnist("train")[0][: args.train_images]
     x_test = load_mnist("test")[0]
+    x_validation = None
+    if args.validation:
+        if not 0 < args.validation < len(x_train):
+            parser.error(f"--validation must be between 1 and {len(x_train) - 1}")
+        x_train, x_validation = x_train[:-args.validation], x_train[-args.validation:]
     pca = pca_baseline(x_train, x_test, CODE)
     print(f"PCA-{CODE} test squared error: {pca:.3f}", flush=True)
 
@@ -94,13 +118,13 @@ def main(argv=None):
                              batch_size=100, checkpoint_dir=args.checkpoint_dir,
                              seed=args.seed, verbose=0)
     pretrain_seconds = clock.seconds()
-    pretrained = unroll(layers, seed=args.seed)
+    pretrained = unroll(layers, seed=args.seed, weight_decay=weight_decay)
     with clock.paused():
         unrolled_error = squared_error_per_image(pretrained, x_test)
     print(f"unrolled, before fine-tuning: {unrolled_error:.3f} after {pretrain_seconds:.0f} s "
           "of pretraining", flush=True)
     pretrained_run = finetune(pretrained, x_train, x_test, finetune_epochs, batch_size,
-                              learning_rate, clock, "pretrained")
+                              learning_rate, clock, "pretrained", x_validation)
     pretrained_seconds = clock.seconds()
     pretrained_error = pretrained_run.history[-1][1]["squared_error"]
     if args.save:
@@ -110,9 +134,11 @@ def main(argv=None):
     if not args.skip_random_init:
         random_clock = TrainingClock()  # the same clock, started at its own training
         keras.utils.set_random_seed(args.seed)
-        random_init = DeepAutoencoder(784, HIDDEN, CODE, seed=args.seed)
+        random_init = DeepAutoencoder(784, HIDDEN, CODE, seed=args.seed,
+                                      weight_decay=weight_decay)
         random_run = finetune(random_init, x_train, x_test, finetune_epochs, batch_size,
-                              learning_rate, random_clock, "random init")
+                              learning_rate, random_clock, "random init",
+                              x_validation)
         random_seconds = random_clock.seconds()
         random_error = random_run.history[-1][1]["squared_error"]
 
@@ -129,7 +155,13 @@ def main(argv=None):
     print(f"  pretraining: {epochs_per_layer} RBM epochs per layer, "
           f"{pretrain_seconds / 60:.1f} min")
     print(f"  fine-tuning: {finetune_epochs} epochs of Adam (lr {learning_rate}, "
-          f"cosine decay), batch {batch_size}" + (" (the recipe's fast mode)" if args.fast else ""))
+          f"cosine decay), batch {batch_size}"
+          + (f", weight decay {weight_decay:g}" if weight_decay else "")
+          + (" (the recipe's fast mode)" if args.fast else ""))
+    if x_validation is not None:
+        print(f"  validation: the last {len(x_validation):,} training images, held out: "
+              f"squared error {pretrained_run.history[-1][1]['validation_squared_error']:.3f} "
+              "(RBM-pretrained + fine-tuned)")
     print(f"  {'model':<34}{'test sq. error':>15}{'train min':>11}{'min to 3.00':>20}")
     print(f"  {'PCA-30':<34}{pca:>15.3f}")
     print(f"  {'RBM-pretrained, before fine-tuning':<34}{unrolled_error:>15.3f}"

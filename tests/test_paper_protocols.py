@@ -149,8 +149,8 @@ def test_train_from_recipe_reports_time_to_target_on_the_training_clock():
     recipe["metrics"][0]["paper"] = 1e9
     report = {}
     start = time.perf_counter()
-    model, seconds = recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0,
-                                               report=report)
+    _, seconds = recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0,
+                                           report=report)
     wall = time.perf_counter() - start
     reached = report["time_to_target"]["squared_error"]
     assert reached["epoch"] == 1
@@ -168,6 +168,24 @@ def test_train_from_recipe_reports_time_to_target_on_the_training_clock():
     recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0, report=report,
                               epochs_scale=0.34)
     assert report["time_to_target"] == {"squared_error": None}
+
+
+def test_a_pretrained_recipe_fine_tunes_with_its_models_weight_decay():
+    x = (np.random.default_rng(0).uniform(size=(300, 20)) < 0.3).astype("float32")
+    recipe = recipes.load_recipe("mnist-hinton-30")
+    assert recipe["model"]["args"]["weight_decay"] > 0  # the zoo entry's fine-tuning uses it
+    recipe["model"]["args"] = {"input_dim": 20, "hidden_dims": [12], "latent_dim": 4,
+                               "weight_decay": 0.01}
+    recipe["pretraining"].update(hidden_dims=[12, 4], epochs_per_layer=1)
+    recipe["training"]["epochs"] = 1
+    model, _ = recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0)
+    assert model.weight_decay == 0.01
+    # The unrolled kernels carry the penalty, and the training loss adds it.
+    kernels = [w for w in model.trainable_weights if "kernel" in w.path]
+    assert len(kernels) == 4  # 20-12-4 and back
+    expected = 0.01 / 2 * sum(float(np.sum(np.square(k.numpy()))) for k in kernels)
+    terms = model.compute_loss_terms(x[:100], x[:100])
+    assert float(terms["penalty"]) == pytest.approx(expected, rel=1e-4)
 
 
 def test_an_expensive_metric_reaching_the_paper_gets_the_training_time():
