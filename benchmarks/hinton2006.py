@@ -126,7 +126,8 @@ def main(argv=None):
     pretrained_run = finetune(pretrained, x_train, x_test, finetune_epochs, batch_size,
                               learning_rate, clock, "pretrained", x_validation)
     pretrained_seconds = clock.seconds()
-    pretrained_error = pretrained_run.history[-1][1]["squared_error"]
+    pretrained_final = pretrained_run.history[-1][1]  # the last epoch's measurements
+    pretrained_error = pretrained_final["squared_error"]
     if args.save:
         pretrained.save(args.save)
 
@@ -160,7 +161,7 @@ def main(argv=None):
           + (" (the recipe's fast mode)" if args.fast else ""))
     if x_validation is not None:
         print(f"  validation: the last {len(x_validation):,} training images, held out: "
-              f"squared error {pretrained_run.history[-1][1]['validation_squared_error']:.3f} "
+              f"squared error {pretrained_final['validation_squared_error']:.3f} "
               "(RBM-pretrained + fine-tuned)")
     print(f"  {'model':<34}{'test sq. error':>15}{'train min':>11}{'min to 3.00':>20}")
     print(f"  {'PCA-30':<34}{pca:>15.3f}")

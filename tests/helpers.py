@@ -85,3 +85,23 @@ def tiny_curves_recipe(epochs, metrics=({"name": "squared_error"},)):
         "seed": 0,
         "metrics": [dict(metric) for metric in metrics],
     }
+
+
+def tiny_pretrained_recipe(epochs, **model_args):
+    """mnist-hinton-30's recipe shrunk to train in seconds: 20 inputs, RBMs of 12 and 4 units
+    (one epoch each), ``epochs`` of fine-tuning; ``model_args`` add to the 20-12-4 model's."""
+    from aezoo.zoo import recipes
+
+    recipe = recipes.load_recipe("mnist-hinton-30")
+    recipe["model"]["args"] = {"input_dim": 20, "hidden_dims": [12], "latent_dim": 4,
+                               **model_args}
+    recipe["pretraining"].update(hidden_dims=[12, 4], epochs_per_layer=1)
+    recipe["training"]["epochs"] = epochs
+    return recipe
+
+
+def tiny_binary_images(n=300, seed=0):
+    """``n`` random binary 20-pixel images (30 % ones) for ``tiny_pretrained_recipe``."""
+    import numpy as np
+
+    return (np.random.default_rng(seed).uniform(size=(n, 20)) < 0.3).astype("float32")

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 import pytest
-from helpers import tiny_curves_recipe
+from helpers import tiny_binary_images, tiny_curves_recipe, tiny_pretrained_recipe
 
 from aezoo.zoo import recipes
 from aezoo.zoo.checkpoints import CheckpointError, TrainingCheckpoint
@@ -16,16 +16,9 @@ class Interrupted(Exception):
 
 
 def _tiny_pretrained_recipe():
-    recipe = recipes.load_recipe("mnist-hinton-30")
-    recipe["model"]["args"] = {"input_dim": 20, "hidden_dims": [12], "latent_dim": 4}
-    recipe["pretraining"].update(hidden_dims=[12, 4], epochs_per_layer=1)
-    recipe["training"].update(epochs=3, batch_size=100)
+    recipe = tiny_pretrained_recipe(epochs=3)
     recipe["metrics"][0]["paper"] = 1e9  # reached at once: a time to target to carry over
     return recipe
-
-
-def _binary(n=300, seed=0):
-    return (np.random.default_rng(seed).uniform(size=(n, 20)) < 0.3).astype("float32")
 
 
 def _interrupt_at(epoch, lines):
@@ -39,7 +32,7 @@ def _interrupt_at(epoch, lines):
 def test_an_interrupted_run_resumes_without_pretraining_again(tmp_path, monkeypatch):
     import pretrain
 
-    x, recipe = _binary(), _tiny_pretrained_recipe()
+    x, recipe = tiny_binary_images(), _tiny_pretrained_recipe()
     checkpoint = TrainingCheckpoint(tmp_path, recipe)
     assert not checkpoint.resuming
     first = []
@@ -75,7 +68,7 @@ def test_a_finished_checkpoint_trains_no_more_and_matches_its_model(tmp_path):
     recipe = recipes.load_recipe("mnist-vae-50")
     recipe["model"]["args"].update(input_dim=20, hidden_dims=[8], latent_dim=2)
     recipe["training"].update(epochs=2, batch_size=100)
-    x = _binary()
+    x = tiny_binary_images()
     arrays = (x, None, x, None)
     model, _ = recipes.train_from_recipe(recipe, arrays=arrays, verbose=0,
                                          checkpoint=TrainingCheckpoint(tmp_path, recipe))

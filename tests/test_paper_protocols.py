@@ -6,7 +6,7 @@ import time
 import keras
 import numpy as np
 import pytest
-from helpers import tiny_curves_recipe
+from helpers import tiny_binary_images, tiny_curves_recipe, tiny_pretrained_recipe
 
 from aezoo.finetuning import encoder_classifier, finetuned_error
 from aezoo.models import DeepAutoencoder, DenoisingAutoencoder
@@ -139,12 +139,7 @@ def test_paper_goals_take_direction_from_the_target():
 
 
 def test_train_from_recipe_reports_time_to_target_on_the_training_clock():
-    rng = np.random.default_rng(0)
-    x = (rng.uniform(size=(300, 20)) < 0.3).astype("float32")
-    recipe = recipes.load_recipe("mnist-hinton-30")
-    recipe["model"]["args"] = {"input_dim": 20, "hidden_dims": [12], "latent_dim": 4}
-    recipe["pretraining"].update(hidden_dims=[12, 4], epochs_per_layer=1)
-    recipe["training"]["epochs"] = 3
+    x, recipe = tiny_binary_images(), tiny_pretrained_recipe(epochs=3)
     # A paper value every run reaches at once, so the first epoch meets it.
     recipe["metrics"][0]["paper"] = 1e9
     report = {}
@@ -171,13 +166,9 @@ def test_train_from_recipe_reports_time_to_target_on_the_training_clock():
 
 
 def test_a_pretrained_recipe_fine_tunes_with_its_models_weight_decay():
-    x = (np.random.default_rng(0).uniform(size=(300, 20)) < 0.3).astype("float32")
-    recipe = recipes.load_recipe("mnist-hinton-30")
-    assert recipe["model"]["args"]["weight_decay"] > 0  # the zoo entry's fine-tuning uses it
-    recipe["model"]["args"] = {"input_dim": 20, "hidden_dims": [12], "latent_dim": 4,
-                               "weight_decay": 0.01}
-    recipe["pretraining"].update(hidden_dims=[12, 4], epochs_per_layer=1)
-    recipe["training"]["epochs"] = 1
+    # The zoo entry's fine-tuning uses it.
+    assert recipes.load_recipe("mnist-hinton-30")["model"]["args"]["weight_decay"] > 0
+    x, recipe = tiny_binary_images(), tiny_pretrained_recipe(epochs=1, weight_decay=0.01)
     model, _ = recipes.train_from_recipe(recipe, arrays=(x, None, x, None), verbose=0)
     assert model.weight_decay == 0.01
     # The unrolled kernels carry the penalty, and the training loss adds it.
