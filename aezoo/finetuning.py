@@ -28,6 +28,21 @@ BATCH_SIZE = 100
 MOMENTUM = 0.9
 
 
+def check_labelled_split(x_train, y_train, x_test, y_test, validation):
+    """Raises ValueError unless images and labels pair up and ``validation`` leaves training rows.
+
+    Shared by the fine-tuned error and the linear probe, which both take their
+    validation split from the end of the training set.
+    """
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise ValueError(f"images and labels differ in number: {len(x_train)} training images "
+                         f"for {len(y_train)} labels, {len(x_test)} test images for "
+                         f"{len(y_test)} labels")
+    if not 0 < int(validation) < len(x_train):
+        raise ValueError(f"validation must be between 1 and {len(x_train) - 1} images (the "
+                         f"training set has {len(x_train)}), got {validation}")
+
+
 def encoder_classifier(model, n_classes=10, seed=0):
     """A Keras model x -> class probabilities: a copy of ``model``'s encoder and a softmax layer.
 
@@ -65,13 +80,7 @@ def finetuned_error(model, x_train, y_train, x_test, y_test, *, learning_rates=L
     x_train = np.asarray(x_train, dtype="float32")
     y_train = np.asarray(y_train).astype("int64")
     x_test, y_test = np.asarray(x_test, dtype="float32"), np.asarray(y_test).astype("int64")
-    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
-        raise ValueError(f"images and labels differ in number: {len(x_train)} training images "
-                         f"for {len(y_train)} labels, {len(x_test)} test images for "
-                         f"{len(y_test)} labels")
-    if not 0 < int(validation) < len(x_train):
-        raise ValueError(f"validation must be between 1 and {len(x_train) - 1} images (the "
-                         f"training set has {len(x_train)}), got {validation}")
+    check_labelled_split(x_train, y_train, x_test, y_test, validation)
     if not learning_rates or int(epochs) < 1:
         raise ValueError("finetuned_error needs at least one learning rate and one epoch")
     n_classes = int(max(y_train.max(), y_test.max())) + 1

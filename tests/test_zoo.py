@@ -244,9 +244,32 @@ def test_linear_probe_separates_separable_codes():
     y = rng.integers(0, 2, size=300)
     x = (rng.uniform(size=(300, 20)) * 0.2 + y[:, None] * 0.5).astype("float32")
     model = make_small("deep")
-    assert metrics.linear_probe_error(model, x, y, x, y) <= 5.0
+    error, chosen = metrics.linear_probe_error(model, x, y, x, y, validation=100)
+    assert error <= 5.0
+    assert chosen["C"] in metrics.PROBE_CS and set(chosen["per_C"]) == set(metrics.PROBE_CS)
+    assert chosen["validation_error"] == chosen["per_C"][chosen["C"]]
     shuffled = rng.permutation(y)
-    assert metrics.linear_probe_error(model, x, shuffled, x[:100], y[:100]) > 20.0
+    error, _ = metrics.linear_probe_error(model, x, shuffled, x[:100], y[:100], validation=100)
+    assert error > 20.0
+
+
+def test_linear_probe_chooses_its_penalty_on_validation():
+    # 200 noise features and 100 labelled rows: a weak penalty memorises the
+    # training rows, so the validation split must pick a small C, and the
+    # note says which.
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, size=400)
+    signal = y[:, None] + rng.normal(scale=1.5, size=(400, 1))
+    x = np.hstack([signal, rng.normal(size=(400, 199))]).astype("float32")
+    model = make_small("deep")
+    model.encode = lambda batch: batch  # the probe sees the features themselves
+    _, chosen = metrics.linear_probe_error(model, x[:300], y[:300], x[300:], y[300:],
+                                           validation=200)
+    assert chosen["per_C"][min(metrics.PROBE_CS)] < chosen["per_C"][max(metrics.PROBE_CS)]
+    assert chosen["C"] < max(metrics.PROBE_CS)
+    assert recipes.choice_note(chosen).startswith(f"C {chosen['C']:g} chosen on validation")
+    with pytest.raises(ValueError, match="validation must be between"):
+        metrics.linear_probe_error(model, x[:300], y[:300], x[300:], y[300:], validation=300)
 
 
 def test_nll_matches_brute_force_and_is_at_most_minus_elbo():
@@ -483,3 +506,20 @@ def test_zoo_train_and_evaluate_end_to_end(tmp_path, capsys):
     assert main([*train, "--overwrite"]) == 0
     capsys.readouterr()
     assert zoo.info("tiny-curves-vae", root)["metrics"][2]["value"] is None  # a new entry
+
+    # --metric measures that metric alone, expensive or not; the others keep their values.
+    kept = zoo.info("tiny-curves-vae", root)["metrics"][0]
+    only_nll = ["zoo", "evaluate", "tiny-curves-vae", "--root", root, "--metric", "nll",
+                "--nll-images", "4", "--write"]
+    assert main(only_nll) == 0
+    out = capsys.readouterr().out
+    assert "(nll only)" in out and _row(out, "squared_error")[1:3] == ["not", "run"]
+    after = zoo.info("tiny-curves-vae", root)["metrics"]
+    assert after[0] == kept
+    assert after[2]["value"] == pytest.approx(
+        metrics.importance_sampled_nll(zoo.load("tiny-curves-vae", root=root), x_test,
+                                       images=4), rel=1e-6)
+    assert main(["zoo", "evaluate", "tiny-curves-vae", "--root", root, "--metric",
+                 "linear_probe_error"]) == 1
+    assert "has no metric linear_probe_error; its metrics: squared_error, elbo, nll" in (
+        capsys.readouterr().err)

@@ -278,15 +278,23 @@ def _evaluate_one(card, args):
         arrays = load_data(recipe, args.data_dir)
     except (zoo.ZooError, ValueError, DataError) as error:
         return _fail("evaluate", error)
-    print(f"Evaluating {name} on {len(arrays[2]):,} test images"
-          + ("" if args.all
-             else " (cheap metrics; --all adds NLL, linear probes, fine-tuned errors)"),
-          flush=True)
+    card_names = [m["name"] for m in card["metrics"]]
+    unknown = [metric for metric in args.metrics or () if metric not in card_names]
+    if unknown:
+        return _fail("evaluate", f"{name}'s card has no metric {', '.join(unknown)}; its "
+                                 f"metrics: {', '.join(card_names)}")
+    if args.metrics:
+        scope = f" ({', '.join(args.metrics)} only)"
+    else:
+        scope = "" if args.all else " (cheap metrics; --all adds NLL, linear probes, " \
+                                    "fine-tuned errors)"
+    print(f"Evaluating {name} on {len(arrays[2]):,} test images{scope}", flush=True)
     details = {}
+    # A metric asked for by name is measured even if it is an expensive one.
     measured = evaluate_metrics(model, recipe, arrays[2], arrays[3], x_train=arrays[0],
-                                y_train=arrays[1], names=[m["name"] for m in card["metrics"]],
-                                expensive=args.all, nll_images=args.nll_images, log=_log,
-                                details=details)
+                                y_train=arrays[1], names=args.metrics or card_names,
+                                expensive=args.all or bool(args.metrics),
+                                nll_images=args.nll_images, log=_log, details=details)
     rows = metric_rows(card, measured, _root(args))
     for row, metric in zip(rows, card["metrics"]):
         row["status"] = target_status(metric, row["now"]) or ""
@@ -403,6 +411,9 @@ def add_parser(commands):
     evaluate.add_argument("--all", action="store_true",
                           help="also the expensive metrics: NLL (k = 5000), linear probes, "
                                "fine-tuned errors")
+    evaluate.add_argument("--metric", action="append", dest="metrics", metavar="METRIC",
+                          help="measure only this metric of the card, cheap or expensive "
+                               "(repeatable); with --write the others keep their values")
     evaluate.add_argument("--nll-images", type=positive_int, default=None,
                           help="estimate the NLL on the first N test images (default: all)")
     evaluate.add_argument("--write", action="store_true",

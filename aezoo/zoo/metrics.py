@@ -12,7 +12,12 @@ import time
 import numpy as np
 
 NLL_SAMPLES = 5000
-PROBE_C = 1.0
+# The probe's L2 strength is chosen on a validation split, as the papers chose
+# their hyperparameters: with C = 1, 1,000 sparse features fit the 50,000
+# training codes almost perfectly (0.04 % training error for mnist-ksparse-25)
+# and generalise worse than a stronger penalty does.
+PROBE_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+PROBE_VALIDATION_IMAGES = 10000
 PROBE_MAX_ITER = 1000
 
 # name -> (definition, cheap)
@@ -44,8 +49,9 @@ METRICS = {
     "nll": (f"negative log-likelihood, nats, IWAE bound with k = {NLL_SAMPLES} samples, "
             "binarized test images (fixed seed 0)", False),
     "linear_probe_error": (
-        "linear probe: logistic regression (scikit-learn, L2, C = 1, features standardized) on "
-        "the frozen codes of the 60k training images, test error %", False),
+        "linear probe: logistic regression (scikit-learn, L2, features standardized) on the "
+        "frozen codes; its C chosen from 0.001-10 on the last 10k training images (fitted on "
+        "the first 50k), then refitted on all 60k, test error %", False),
     "finetuned_error": (
         "fine-tuned: the encoder plus a softmax layer, all layers trained with labels (SGD, "
         "momentum 0.9, cosine decay) on 50k training images, learning rate and epoch chosen "
@@ -76,17 +82,44 @@ def encode_in_batches(model, x, batch_size=1000):
                            for i in range(0, len(x), batch_size)]).astype("float32")
 
 
-def linear_probe_error(model, x_train, y_train, x_test, y_test):
-    """Test error % of a logistic regression trained on the frozen codes of ``x_train``."""
+def _probe(c):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    probe = make_pipeline(StandardScaler(),
-                          LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER))
-    probe.fit(encode_in_batches(model, x_train), np.asarray(y_train))
-    predicted = probe.predict(encode_in_batches(model, x_test))
-    return 100.0 * float(np.mean(predicted != np.asarray(y_test)))
+    return make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=PROBE_MAX_ITER))
+
+
+def _error_percent(probe, codes, labels):
+    return 100.0 * float(np.mean(probe.predict(codes) != labels))
+
+
+def linear_probe_error(model, x_train, y_train, x_test, y_test, *, cs=PROBE_CS,
+                       validation=PROBE_VALIDATION_IMAGES):
+    """Test error % of a logistic regression on the frozen codes; returns (error, details).
+
+    Each C of ``cs`` is fitted on all but the last ``validation`` training
+    codes and scored on those; the C with the lowest validation error is
+    refitted on every training code, and its test error is the figure.
+    ``details`` holds the chosen C, its validation error and every C's.
+    """
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    from aezoo.finetuning import check_labelled_split
+
+    check_labelled_split(x_train, y_train, x_test, y_test, validation)
+    if not cs:
+        raise ValueError("linear_probe_error needs at least one C")
+    codes = encode_in_batches(model, x_train)
+    split = len(codes) - int(validation)
+    per_c = {}
+    for c in cs:
+        probe = _probe(float(c)).fit(codes[:split], y_train[:split])
+        per_c[float(c)] = _error_percent(probe, codes[split:], y_train[split:])
+    # The smallest error wins; a tie goes to the stronger penalty (smaller C).
+    chosen = min(per_c, key=lambda c: (per_c[c], c))
+    probe = _probe(chosen).fit(codes, y_train)
+    details = {"C": chosen, "validation_error": per_c[chosen], "per_C": per_c}
+    return _error_percent(probe, encode_in_batches(model, x_test), y_test), details
 
 
 def corrupt(x, noise, level, seed=0):
@@ -142,7 +175,7 @@ def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=N
     that the model cannot have (a Jacobian norm of a VAE) are left out.
     ``log`` (a print-like function) reports each metric's time; ``details``
     (a dict) receives what a metric chose on the way (fine-tuning's learning
-    rate and epoch).
+    rate and epoch, a probe's C).
     """
     from aezoo.data import binarize_static
     from aezoo.evaluation import squared_error_per_image
@@ -182,7 +215,9 @@ def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=N
             results[name] = importance_sampled_nll(model, x_test, images=nll_images)
         elif (name == "linear_probe_error" and hasattr(model, "encode")
               and x_train is not None and y_train is not None and y_test is not None):
-            results[name] = linear_probe_error(model, x_train, y_train, x_test, y_test)
+            results[name], chosen = linear_probe_error(model, x_train, y_train, x_test, y_test)
+            if details is not None:
+                details[name] = chosen
         elif (name == "finetuned_error" and hasattr(model, "encode")
               and x_train is not None and y_train is not None and y_test is not None):
             from aezoo.finetuning import finetuned_error

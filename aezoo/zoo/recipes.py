@@ -467,7 +467,7 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
         if name == "nll" and name in measured and nll_images:
             row["note"] = f"first {nll_images} test images"
         if details and name in details:
-            row["note"] = finetuning_note(details[name])
+            row["note"] = choice_note(details[name])
         if time_to_target is not None and paper_goal(metric) is not None:
             row["time_to_paper"] = _time_to_paper(metric, measured.get(name),
                                                   time_to_target, training_seconds)
@@ -483,8 +483,11 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
     return rows
 
 
-def finetuning_note(chosen):
-    """A card note for what ``finetuned_error`` chose on its validation split."""
+def choice_note(chosen):
+    """A card note for what a metric chose on its validation split (fine-tuning, a probe)."""
+    if "C" in chosen:
+        return (f"C {chosen['C']:g} chosen on validation ({chosen['validation_error']:.2f} % "
+                f"there)")
     return (f"lr {chosen['learning_rate']:g}, epoch {chosen['epoch']} chosen on validation "
             f"({chosen['validation_error']:.2f} % there)")
 
