@@ -72,7 +72,8 @@ def finetuned_error(model, x_train, y_train, x_test, y_test, *, learning_rates=L
 
     The last ``validation`` training images are the validation split (the
     rest are trained on); ``details`` holds the chosen learning rate and
-    epoch, their validation error, and every rate's best. ``log`` (a
+    epoch (and ``choice``, the card note's words for them), their validation
+    error, and every rate's best. ``log`` (a
     print-like function) reports each epoch.
     """
     import keras
@@ -114,6 +115,7 @@ def finetuned_error(model, x_train, y_train, x_test, y_test, *, learning_rates=L
         if best is None or rate_best[0] < best[0]:
             best = (rate_best[0], float(rate), rate_best[1], _error(classifier, x_test, y_test))
     details = {
+        "choice": f"lr {best[1]:g}, epoch {best[2]}",
         "learning_rate": best[1],
         "epoch": best[2],
         "validation_error": best[0],

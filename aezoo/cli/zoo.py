@@ -272,22 +272,23 @@ def _evaluate_one(card, args):
     from aezoo.zoo.report import baseline_text, metric_rows, text_table
 
     name, recipe = card["name"], card["recipe"]["contents"]
+    card_names = [m["name"] for m in card["metrics"]]
+    unknown = [metric for metric in args.metrics or () if metric not in card_names]
+    if unknown:  # refused before the model and the data are loaded
+        return _fail("evaluate", f"{name}'s card has no metric {', '.join(unknown)}; its "
+                                 f"metrics: {', '.join(card_names)}")
     try:
         validate_recipe(recipe, where=f"{name}'s card")
         model = zoo.load(name, compile=False, root=_root(args))
         arrays = load_data(recipe, args.data_dir)
     except (zoo.ZooError, ValueError, DataError) as error:
         return _fail("evaluate", error)
-    card_names = [m["name"] for m in card["metrics"]]
-    unknown = [metric for metric in args.metrics or () if metric not in card_names]
-    if unknown:
-        return _fail("evaluate", f"{name}'s card has no metric {', '.join(unknown)}; its "
-                                 f"metrics: {', '.join(card_names)}")
     if args.metrics:
         scope = f" ({', '.join(args.metrics)} only)"
+    elif args.all:
+        scope = ""
     else:
-        scope = "" if args.all else " (cheap metrics; --all adds NLL, linear probes, " \
-                                    "fine-tuned errors)"
+        scope = " (cheap metrics; --all adds NLL, linear probes, fine-tuned errors)"
     print(f"Evaluating {name} on {len(arrays[2]):,} test images{scope}", flush=True)
     details = {}
     # A metric asked for by name is measured even if it is an expensive one.

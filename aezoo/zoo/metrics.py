@@ -101,11 +101,12 @@ def linear_probe_error(model, x_train, y_train, x_test, y_test, *, cs=PROBE_CS,
     Each C of ``cs`` is fitted on all but the last ``validation`` training
     codes and scored on those; the C with the lowest validation error is
     refitted on every training code, and its test error is the figure.
-    ``details`` holds the chosen C, its validation error and every C's.
+    ``details`` holds the chosen C (and ``choice``, the card note's words for
+    it), its validation error and every C's.
     """
-    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     from aezoo.finetuning import check_labelled_split
 
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     check_labelled_split(x_train, y_train, x_test, y_test, validation)
     if not cs:
         raise ValueError("linear_probe_error needs at least one C")
@@ -118,7 +119,8 @@ def linear_probe_error(model, x_train, y_train, x_test, y_test, *, cs=PROBE_CS,
     # The smallest error wins; a tie goes to the stronger penalty (smaller C).
     chosen = min(per_c, key=lambda c: (per_c[c], c))
     probe = _probe(chosen).fit(codes, y_train)
-    details = {"C": chosen, "validation_error": per_c[chosen], "per_C": per_c}
+    details = {"choice": f"C {chosen:g}", "C": chosen, "validation_error": per_c[chosen],
+               "per_C": per_c}
     return _error_percent(probe, encode_in_batches(model, x_test), y_test), details
 
 

@@ -484,12 +484,12 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
 
 
 def choice_note(chosen):
-    """A card note for what a metric chose on its validation split (fine-tuning, a probe)."""
-    if "C" in chosen:
-        return (f"C {chosen['C']:g} chosen on validation ({chosen['validation_error']:.2f} % "
-                f"there)")
-    return (f"lr {chosen['learning_rate']:g}, epoch {chosen['epoch']} chosen on validation "
-            f"({chosen['validation_error']:.2f} % there)")
+    """A card note for what a metric chose on its validation split (fine-tuning, a probe).
+
+    ``chosen`` is the metric's details: ``choice`` says what was chosen, in
+    the metric's own terms, and ``validation_error`` how it scored there.
+    """
+    return f"{chosen['choice']} chosen on validation ({chosen['validation_error']:.2f} % there)"
 
 
 def _time_to_paper(metric, value, time_to_target, training_seconds):
