@@ -290,9 +290,20 @@ class AnomalyEnsemble(keras.Model):
         scores = [member(x) for member in self.members]
         return scores[0] if len(scores) == 1 else keras.ops.mean(keras.ops.stack(scores), axis=0)
 
-    def score_numpy(self, x, batch_size=4096):
-        return np.concatenate([np.asarray(self(x[i:i + batch_size]))
-                               for i in range(0, max(len(x), 1), batch_size)])
+    def score_numpy(self, x, batch_size=256):
+        """Scores in chunks of exactly ``batch_size`` rows, the last one zero-padded.
+
+        A float32 kernel may sum in a different order for a different batch
+        shape; with one shape for every call, a row's score is the same
+        whether it is scored alone or among others (scikit-learn checks this).
+        """
+        scores = []
+        for i in range(0, len(x), batch_size):
+            chunk = x[i:i + batch_size]
+            padded = np.zeros((batch_size,) + chunk.shape[1:], chunk.dtype)
+            padded[:len(chunk)] = chunk
+            scores.append(np.asarray(self(padded))[:len(chunk)])
+        return np.concatenate(scores) if scores else np.zeros((0,), np.float32)
 
     def serving_functions(self):
         import tensorflow as tf

@@ -56,6 +56,14 @@ def test_combined_score_catches_rows_far_along_the_manifold(fitted):
         truth, rec.anomaly_score(rows))
 
 
+def test_a_rows_score_does_not_depend_on_the_rows_scored_with_it(fitted):
+    """Exactly equal, alone or among 420 rows (two chunks, the last one padded)."""
+    together = fitted.anomaly_score(X)
+    alone = np.array([fitted.anomaly_score(X[i:i + 1])[0] for i in range(0, len(X), 7)])
+    assert np.array_equal(alone, together[::7])
+    assert np.array_equal(fitted.anomaly_score(X[::-1]), together[::-1])
+
+
 def test_seeded_fits_repeat():
     a = AutoencoderDetector(**QUICK).fit(X).anomaly_score(X[:50])
     b = AutoencoderDetector(**QUICK).fit(X).anomaly_score(X[:50])
@@ -165,7 +173,8 @@ def test_scikit_learn_estimator_checks():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results = check_estimator(AutoencoderDetector(epochs=2, random_state=0), on_fail=None)
+        results = check_estimator(AutoencoderDetector(epochs=2, n_estimators=2, random_state=0),
+                                  on_fail=None)
     failed = [(r["check_name"], str(r["exception"])[:200]) for r in results
               if r["status"] == "failed"]
     assert failed == [] and len(results) > 40
