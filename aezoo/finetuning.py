@@ -21,6 +21,8 @@ import time
 
 import numpy as np
 
+from aezoo.evaluation import error_percent
+
 VALIDATION_IMAGES = 10000
 LEARNING_RATES = (0.05, 0.1)
 EPOCHS = 30
@@ -62,8 +64,7 @@ def encoder_classifier(model, n_classes=10, seed=0):
 
 def _error(classifier, x, y):
     predicted = np.argmax(classifier.predict(x, batch_size=1000, verbose=0), axis=1)
-    # A count over a count, so that 140 errors in 10,000 read 1.4, not 1.4000000000000001.
-    return 100.0 * int(np.sum(predicted != y)) / len(y)
+    return error_percent(predicted, y)
 
 
 def finetuned_error(model, x_train, y_train, x_test, y_test, *, learning_rates=LEARNING_RATES,

@@ -11,6 +11,8 @@ import time
 
 import numpy as np
 
+from aezoo.evaluation import error_percent
+
 NLL_SAMPLES = 5000
 # The probe's L2 strength is chosen on a validation split, as the papers chose
 # their hyperparameters: with C = 1, 1,000 sparse features fit the 50,000
@@ -91,7 +93,7 @@ def _probe(c):
 
 
 def _error_percent(probe, codes, labels):
-    return 100.0 * float(np.mean(probe.predict(codes) != labels))
+    return error_percent(probe.predict(codes), labels)
 
 
 def linear_probe_error(model, x_train, y_train, x_test, y_test, *, cs=PROBE_CS,
