@@ -228,6 +228,10 @@ def test_output_bias_starts_at_the_logit_of_the_mean_pixel():
     np.testing.assert_allclose(model.decoder_layers[-1].bias, np.log(mean / (1 - mean)),
                                rtol=1e-5)
 
+    conv = VariationalAutoencoder((8, 8, 1), (), 2, backbone={"type": "conv", "filters": [4]})
+    with pytest.raises(recipes.RecipeError, match="one output bias per pixel"):
+        recipes.init_output_bias(conv, np.full((10, 8, 8, 1), 0.2, dtype="float32"))
+
 
 def test_pretraining_unrolls_into_a_denoising_autoencoder():
     rng = np.random.default_rng(0)

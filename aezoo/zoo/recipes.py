@@ -312,7 +312,13 @@ def init_output_bias(model, x_train):
 
     mean = np.clip(np.mean(np.asarray(x_train, dtype="float64"), axis=0), 1e-3, 1 - 1e-3)
     model.build()
-    model.decoder_layers[-1].bias.assign(np.log(mean / (1 - mean)).astype("float32"))
+    bias = model.decoder_layers[-1].bias
+    if tuple(bias.shape) != mean.shape:
+        # A conv decoder's output convolution shares one bias per channel over all pixels.
+        raise RecipeError(f"{model.name}: training.init_output_bias needs one output bias per "
+                          f"pixel ({mean.shape}); this decoder's output layer has "
+                          f"{tuple(bias.shape)} (a conv backbone); leave init_output_bias out")
+    bias.assign(np.log(mean / (1 - mean)).astype("float32"))
 
 
 def train_from_recipe(recipe, data_dir=None, epochs_scale=1.0, arrays=None, verbose=2,
