@@ -96,6 +96,25 @@ def test_a_checkpoint_of_another_run_is_refused_and_kept(tmp_path):
         TrainingCheckpoint(tmp_path, recipe)
 
 
+def test_a_checkpoint_moves_to_a_recipe_that_trains_the_same_way(tmp_path):
+    # An attempt that beat its entry: its run, renamed, resumes under the entry's recipe.
+    attempt = _tiny_pretrained_recipe()
+    attempt["name"], attempt["description"] = "tiny-attempt", "a longer run"
+    attempt["training"]["notes"] = "the attempt's notes"
+    TrainingCheckpoint(tmp_path, attempt).save_state(epoch=2, training_seconds=60.0)
+    entry = json.loads(json.dumps(attempt))
+    entry.update(name="tiny-entry", description="the entry", notes="promoted")
+    entry["training"]["notes"] = "the entry's notes"
+    os.rename(tmp_path / "tiny-attempt", tmp_path / "tiny-entry")
+    moved = TrainingCheckpoint(tmp_path, entry)
+    assert moved.resuming and moved.state["epoch"] == 2
+    assert moved.state["training_seconds"] == 60.0
+    # Anything the run trains with still has to match.
+    entry["training"]["epochs"] += 1
+    with pytest.raises(CheckpointError, match="another recipe"):
+        TrainingCheckpoint(tmp_path, entry)
+
+
 def test_a_folder_of_other_files_is_left_alone(tmp_path):
     recipe = _tiny_pretrained_recipe()
     folder = tmp_path / recipe["name"]

@@ -13,6 +13,11 @@ in ``DIR/NAME/``, a folder it makes and alone writes to:
   seconds so far and the time-to-target readings, so the card's training
   time and time to paper count every session's training.
 
+The folder is named after the recipe, but what it must match is the
+recipe's training (everything but its name, description and notes): moved
+to ``DIR/OTHER/``, it resumes under recipe ``OTHER`` if that trains the same
+way, which is how a finished attempt's run becomes a zoo entry's.
+
 Running the same command again resumes from the last finished epoch (the
 learning-rate schedule too: it follows the optimizer's step count). A
 checkpoint made by a different recipe or epoch scale is refused, never
@@ -39,9 +44,24 @@ class CheckpointError(ValueError):
     """A checkpoint folder that does not belong to this run, or cannot be read."""
 
 
+def _training_part(recipe):
+    # A recipe's name, description and notes (its own and its sections') change what a card
+    # says, not what the run trains.
+    return {key: ({k: v for k, v in value.items() if k != "notes"}
+                  if isinstance(value, dict) else value)
+            for key, value in recipe.items() if key not in ("name", "description", "notes")}
+
+
 def _identity(recipe, epochs_scale):
+    """What a checkpoint must share with the run that resumes it.
+
+    The recipe's training, not its words, so that a run can be carried over
+    to a recipe that trains the same way under another name: an attempt
+    promoted to the entry it beat.
+    """
     # Round-tripped through JSON so that tuples and lists compare equal.
-    return json.loads(json.dumps({"recipe": recipe, "epochs_scale": float(epochs_scale)}))
+    return json.loads(json.dumps({"recipe": _training_part(recipe),
+                                  "epochs_scale": float(epochs_scale)}))
 
 
 class TrainingCheckpoint:
@@ -74,8 +94,8 @@ class TrainingCheckpoint:
             state = {key: saved[key] for key in ("training_seconds", "time_to_target", "epoch")}
             if "pretraining_seconds" in saved:
                 state["pretraining_seconds"] = saved["pretraining_seconds"]
-            identity = saved["identity"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            identity = _identity(saved["identity"]["recipe"], saved["identity"]["epochs_scale"])
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise CheckpointError(f"cannot read the checkpoint {self.state_path}: {error}; "
                                   f"remove {self.folder} to start over") from error
         if identity != self.identity:
