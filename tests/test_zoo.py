@@ -246,8 +246,9 @@ def test_linear_probe_separates_separable_codes():
     model = make_small("deep")
     error, chosen = metrics.linear_probe_error(model, x, y, x, y, validation=100)
     assert error <= 5.0
-    assert chosen["C"] in metrics.PROBE_CS and set(chosen["per_C"]) == set(metrics.PROBE_CS)
-    assert chosen["validation_error"] == chosen["per_C"][chosen["C"]]
+    assert chosen["C"] in metrics.PROBE_CS and set(chosen["per_C"]) == set(metrics.PROBE_SCALINGS)
+    assert all(set(errors) == set(metrics.PROBE_CS) for errors in chosen["per_C"].values())
+    assert chosen["validation_error"] == chosen["per_C"][chosen["scaling"]][chosen["C"]]
     shuffled = rng.permutation(y)
     error, _ = metrics.linear_probe_error(model, x, shuffled, x[:100], y[:100], validation=100)
     assert error > 20.0
@@ -265,11 +266,30 @@ def test_linear_probe_chooses_its_penalty_on_validation():
     model.encode = lambda batch: batch  # the probe sees the features themselves
     _, chosen = metrics.linear_probe_error(model, x[:300], y[:300], x[300:], y[300:],
                                            validation=200)
-    assert chosen["per_C"][min(metrics.PROBE_CS)] < chosen["per_C"][max(metrics.PROBE_CS)]
+    for errors in chosen["per_C"].values():
+        assert errors[min(metrics.PROBE_CS)] < errors[max(metrics.PROBE_CS)]
     assert chosen["C"] < max(metrics.PROBE_CS)
-    assert recipes.choice_note(chosen).startswith(f"C {chosen['C']:g} chosen on validation")
+    assert recipes.choice_note(chosen).startswith(
+        f"C {chosen['C']:g}, codes {chosen['scaling']}, chosen on validation")
     with pytest.raises(ValueError, match="validation must be between"):
         metrics.linear_probe_error(model, x[:300], y[:300], x[300:], y[300:], validation=300)
+
+
+def test_linear_probe_chooses_whether_to_standardize_on_validation():
+    # The label lives in a feature a thousand times smaller than 20 noise features: on the
+    # codes as they are, a penalty strong enough to ignore the noise ignores it too.
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, size=600)
+    signal = 1e-3 * (y[:, None] + rng.normal(scale=0.3, size=(600, 1)))
+    x = np.hstack([signal, rng.normal(size=(600, 20))]).astype("float32")
+    model = make_small("deep")
+    model.encode = lambda batch: batch
+    error, chosen = metrics.linear_probe_error(model, x[:400], y[:400], x[400:], y[400:],
+                                               validation=200)
+    assert chosen["scaling"] == "standardized"
+    assert min(chosen["per_C"]["standardized"].values()) < min(
+        chosen["per_C"]["as they are"].values()) - 5.0
+    assert error < 20.0
 
 
 def test_nll_matches_brute_force_and_is_at_most_minus_elbo():
