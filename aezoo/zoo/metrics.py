@@ -21,6 +21,9 @@ NLL_SAMPLES = 5000
 PROBE_CS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 PROBE_VALIDATION_IMAGES = 10000
 PROBE_MAX_ITER = 1000
+# The codes as they are, then standardized: both are linear probes, and which one suits a code
+# depends on it (the k-sparse codes' few large values suffer from standardizing, for example).
+PROBE_SCALINGS = {"as they are": False, "standardized": True}
 
 # name -> (definition, cheap)
 METRICS = {
@@ -95,11 +98,6 @@ def _probe(c, standardize):
 
 def _error_percent(probe, codes, labels):
     return error_percent(probe.predict(codes), labels)
-
-
-# The codes as they are, then standardized: both are linear probes, and which one suits a code
-# depends on it (the k-sparse codes' few large values suffer from standardizing, for example).
-PROBE_SCALINGS = {"as they are": False, "standardized": True}
 
 
 def linear_probe_error(model, x_train, y_train, x_test, y_test, *, cs=PROBE_CS,
