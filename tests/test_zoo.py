@@ -454,7 +454,7 @@ def test_table_and_readme_markers(tmp_path, capsys):
     from aezoo.zoo import report
 
     table = report.markdown_table(tmp_path)
-    assert "| `tiny` | " in table and "| squared_error | 1.5 | 3 |" in table
+    assert "| `tiny` | " in table and "| squared_error | 1.5 | 3.0 |" in table
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{report.START_MARK}\nold\n{report.END_MARK}\nafter\n")
     assert main(["zoo", "table", "--root", str(tmp_path), "--write", str(readme)]) == 0
@@ -463,6 +463,14 @@ def test_table_and_readme_markers(tmp_path, capsys):
     (tmp_path / "plain.md").write_text("no markers\n")
     with pytest.raises(ValueError, match="no zoo table markers"):
         report.readme_table(str(tmp_path / "plain.md"))
+
+
+def test_table_numbers_keep_their_decimal_point():
+    from aezoo.zoo.report import fmt
+
+    assert [fmt(4.0), fmt(4.003), fmt(86.5376), fmt(16352.4), fmt(22), fmt(None)] == [
+        "4.0", "4.003", "86.54", "16,352", "22", "-"]
+    assert fmt(float("nan")) == "nan" and fmt(1e-7) == "1e-07"
 
 
 # ------------------------------------------------------------- zoo train/evaluate

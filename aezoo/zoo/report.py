@@ -15,10 +15,18 @@ END_MARK = "<!-- zoo-table:end -->"
 
 
 def fmt(value, digits=4):
+    """A metric as table text: ``digits`` significant digits, thousands separated.
+
+    A float keeps its decimal point (4.0 is "4.0", not "4"), so a measured
+    percentage never reads as a count.
+    """
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:,.0f}"
+        if abs(value) >= 10 ** digits:
+            return f"{value:,.0f}"
+        text = f"{value:.{digits}g}"
+        return text if any(c in text for c in ".en") else text + ".0"
     return str(value)
 
 
