@@ -52,3 +52,20 @@ def test_tied_by_default_and_bad_settings():
             KSparse(**bad)
     with pytest.raises(ValueError, match="exceeds the layer width"):
         KSparseAutoencoder(20, latent_dim=5, k=6)
+
+
+def test_unused_units_counts_the_units_the_top_k_never_keeps(binary_patterns):
+    from aezoo.zoo.metrics import evaluate_metrics
+
+    # 10 units, alpha * k = 8 kept: with two units pushed far below the rest,
+    # the other eight are kept for every image and those two for none.
+    model = KSparseAutoencoder(20, latent_dim=10, k=4, alpha=2.0, seed=0)
+    model.encode(binary_patterns[:1])
+    code = model.encoder_layers[0]
+    code.bias.assign(np.array([-100.0, -100.0] + [0.0] * 8, "float32"))
+    measured = evaluate_metrics(model, {"metrics": []}, binary_patterns[:50],
+                                names=["unused_units"])
+    assert measured == {"unused_units": 2}
+    code.bias.assign(np.zeros(10, "float32"))
+    assert evaluate_metrics(model, {"metrics": []}, binary_patterns[:50],
+                            names=["unused_units"])["unused_units"] < 2

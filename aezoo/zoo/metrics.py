@@ -48,6 +48,8 @@ METRICS = {
     "elbo": ("ELBO, nats per image, one z sample, on binarized test images (fixed seed 0)",
              True),
     "active_units": ("latent units whose Var_x E_q[u|x] > 0.01 on binarized test images", True),
+    "unused_units": ("code units that are 0 for every test image (for a k-sparse code: units "
+                     "its top alpha * k never keeps); they carry nothing to a probe", True),
     "test_error": ("classification error % on the 10,000 test images of the classifier as "
                    "trained (the 2006 protocol: every layer fine-tuned with labels on all 60k "
                    "training images, no validation split)", True),
@@ -221,6 +223,8 @@ def evaluate_metrics(model, recipe, x_test, y_test=None, x_train=None, y_train=N
         elif name == "active_units" and hasattr(model, "elbo"):
             means = encode_in_batches(model, binarize_static(x_test, seed=0))
             results[name] = int(np.sum(np.var(means, axis=0) > 0.01))
+        elif name == "unused_units" and hasattr(model, "encode"):
+            results[name] = int(np.sum(~np.any(encode_in_batches(model, x_test) != 0, axis=0)))
         elif name == "principal_angle_pca" and x_train is not None:
             results[name] = _principal_angle(model, x_train)
         elif name == "nll" and hasattr(model, "log_likelihood"):
