@@ -5,6 +5,7 @@ model cards by ``aezoo zoo table --write README.md``; a test checks that the
 two agree, so the README never shows a number no card holds.
 """
 
+import math
 import re
 
 from aezoo import zoo
@@ -26,7 +27,8 @@ def fmt(value, digits=4):
         if abs(value) >= 10 ** digits:
             return f"{value:,.0f}"
         text = f"{value:.{digits}g}"
-        return text if any(c in text for c in ".en") else text + ".0"
+        whole = math.isfinite(value) and "." not in text and "e" not in text
+        return text + ".0" if whole else text
     return str(value)
 
 
