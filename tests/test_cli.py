@@ -149,8 +149,10 @@ TRAIN_CASES = [
     ),
     (
         "ksparse",
-        ["--latent-dim", "32", "--k", "5", "--k-start", "10", "--anneal-steps", "2", "--no-tied"],
-        {"latent_dim": 32, "k": 5, "k_start": 10, "anneal_steps": 2, "tied": False},
+        ["--latent-dim", "32", "--k", "5", "--k-start", "10", "--anneal-steps", "2", "--no-tied",
+         "--dead-steps", "50", "--auxiliary-k", "8"],
+        {"latent_dim": 32, "k": 5, "k_start": 10, "anneal_steps": 2, "tied": False,
+         "dead_steps": 50, "auxiliary_k": 8},
     ),
     (
         "contractive",

@@ -69,3 +69,67 @@ def test_unused_units_counts_the_units_the_top_k_never_keeps(binary_patterns):
     code.bias.assign(np.zeros(10, "float32"))
     assert evaluate_metrics(model, {"metrics": []}, binary_patterns[:50],
                             names=["unused_units"])["unused_units"] < 2
+
+
+def test_dead_units_are_counted_and_the_auxiliary_loss_revives_them(binary_patterns, tmp_path):
+    from aezoo.zoo.metrics import evaluate_metrics
+
+    x = binary_patterns[:64]
+
+    def trained(dead_steps):
+        # Two of the 10 units start far below the rest: the top 4 never keeps them.
+        model = KSparseAutoencoder(20, latent_dim=10, k=4, alpha=1.0, seed=0,
+                                   dead_steps=dead_steps, auxiliary_k=2, auxiliary_weight=0.3,
+                                   reconstruction_loss="squared_error",
+                                   output_activation="linear")
+        model.encoder_layers[0].bias.assign(np.array([-3.0, -3.0] + [0.0] * 8, "float32"))
+        model.compile(optimizer=keras.optimizers.Adam(0.05))
+        history = model.fit(x, epochs=30, batch_size=16, verbose=0)
+        return model, history
+
+    def unused(model):
+        return evaluate_metrics(model, {"metrics": []}, x, names=["unused_units"])["unused_units"]
+
+    plain, history = trained(0)
+    assert "penalty" not in history.history
+    # Without revival the two stay dead (training often kills another).
+    assert not np.asarray(plain.encode(x))[:, :2].any()
+    assert unused(plain) >= 2
+
+    # Training is not bit-reproducible from run to run on this CPU, so the check
+    # leaves a margin: at most one unit unused, and one of the two back at work.
+    revived, history = trained(dead_steps=3)
+    assert "penalty" in history.history
+    assert unused(revived) <= 1
+    assert np.asarray(revived.encode(x))[:, :2].any()
+
+    revived.save(tmp_path / "revived.keras")
+    reloaded = keras.models.load_model(tmp_path / "revived.keras")
+    assert reloaded.k_sparse.dead_steps == 3 and reloaded.auxiliary_k == 2
+    np.testing.assert_array_equal(reloaded.k_sparse.steps_since_kept.numpy(),
+                                  revived.k_sparse.steps_since_kept.numpy())
+
+
+def test_auxiliary_code_keeps_only_dead_units():
+    layer = KSparse(2, dead_steps=2)
+    inputs = np.array([[5.0, 4.0, 3.0, 2.0, 1.0, 0.0]], "float32")
+    for _ in range(2):  # units 0 and 1 are kept; 2-5 go unkept for 2 calls
+        layer(inputs, training=True)
+    np.testing.assert_array_equal(np.asarray(layer.dead_units()), [0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(layer.auxiliary_code(inputs, 3).numpy(),
+                                  [[0, 0, 3, 2, 1, 0]])
+    # Asking for more than the dead units keeps only the dead ones.
+    np.testing.assert_array_equal(layer.auxiliary_code(inputs, 6).numpy(),
+                                  [[0, 0, 3, 2, 1, 0]])
+    # A kept unit's count restarts at 0; the others count on.
+    layer(np.array([[0.0, 0.0, 9.0, 8.0, 0.0, 0.0]], "float32"), training=True)
+    np.testing.assert_array_equal(layer.steps_since_kept.numpy(), [1, 1, 0, 0, 3, 3])
+    np.testing.assert_array_equal(np.asarray(layer.dead_units()), [0, 0, 0, 0, 1, 1])
+    with pytest.raises(ValueError, match="dead_steps"):
+        KSparse(2).dead_units()
+    for bad in (dict(dead_steps=5, hidden_dims=(8,)), dict(auxiliary_k=0),
+                dict(auxiliary_weight=-1.0)):
+        with pytest.raises(ValueError):
+            KSparseAutoencoder(20, latent_dim=10, k=2, **{"dead_steps": 5, **bad})
+    with pytest.raises(ValueError, match="dead_steps must be"):
+        KSparse(2, dead_steps=-1)

@@ -51,6 +51,8 @@ VARIANT_OPTIONS = {
     "alpha": ("ksparse",),
     "k_start": ("ksparse",),
     "anneal_steps": ("ksparse",),
+    "dead_steps": ("ksparse",),
+    "auxiliary_k": ("ksparse",),
     "contractive_weight": ("contractive",),
     "likelihood": ("vae",),
     "prior": ("vae",),
@@ -138,6 +140,11 @@ def add_parser(commands):
     variant.add_argument("--k-start", type=positive_int, help="ksparse: k at step 0")
     variant.add_argument("--anneal-steps", type=non_negative_int,
                          help="ksparse: steps from k-start down to k")
+    variant.add_argument("--dead-steps", type=non_negative_int,
+                         help="ksparse: revive units the top-k has not kept for this many "
+                         "steps, with an auxiliary loss (0: off)")
+    variant.add_argument("--auxiliary-k", type=positive_int,
+                         help="ksparse: dead units trained per example when reviving (2k)")
     variant.add_argument("--contractive-weight", type=non_negative_float,
                          help="contractive: Jacobian penalty weight")
     variant.add_argument("--likelihood", choices=LIKELIHOODS,

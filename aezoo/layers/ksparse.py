@@ -16,9 +16,15 @@ class KSparse(keras.layers.Layer):
     The top-k is taken with a static width (``k_start``) and then cut to the
     current k by rank, so the result has exactly k non-zeros even with ties and
     the graph has static shapes (XLA-friendly).
+
+    With ``dead_steps`` > 0 the layer also counts, per unit, the training calls
+    since the unit was last kept for any example; a unit not kept for
+    ``dead_steps`` calls is dead (``dead_units``), and ``auxiliary_code`` picks
+    the largest activations among the dead units only, for a loss that puts
+    them back to work (``KSparseAutoencoder``'s ``auxiliary_k``).
     """
 
-    def __init__(self, k, alpha=3.0, k_start=None, anneal_steps=0, **kwargs):
+    def __init__(self, k, alpha=3.0, k_start=None, anneal_steps=0, dead_steps=0, **kwargs):
         super().__init__(**kwargs)
         k = int(k)
         if k < 1:
@@ -30,10 +36,13 @@ class KSparse(keras.layers.Layer):
             raise ValueError(f"k_start ({k_start}) must be >= k ({k}).")
         if int(anneal_steps) < 0:
             raise ValueError(f"anneal_steps must be >= 0, got {anneal_steps}.")
+        if int(dead_steps) < 0:
+            raise ValueError(f"dead_steps must be >= 0, got {dead_steps}.")
         self.k = k
         self.alpha = float(alpha)
         self.k_start = k_start
         self.anneal_steps = int(anneal_steps)
+        self.dead_steps = int(dead_steps)
 
     def build(self, input_shape):
         units = input_shape[-1]
@@ -50,6 +59,15 @@ class KSparse(keras.layers.Layer):
             aggregation="only_first_replica",
             name="step",
         )
+        if self.dead_steps:
+            # Created only when counted, so models saved without it still load.
+            self.steps_since_kept = self.add_weight(
+                shape=(units,),
+                initializer="zeros",
+                trainable=False,
+                aggregation="only_first_replica",
+                name="steps_since_kept",
+            )
 
     @property
     def inference_k(self):
@@ -73,15 +91,42 @@ class KSparse(keras.layers.Layer):
         else:
             width = k = self.inference_k
         values, indices = ops.top_k(inputs, width, sorted=True)
-        rank = ops.arange(width, dtype="int32")
-        kept = ops.where(rank[None, :] < k, values, ops.zeros_like(values))
-        # Scatter the kept values back to their units; gradients flow to them.
-        batch = ops.shape(inputs)[0]
+        in_top_k = ops.arange(width, dtype="int32")[None, :] < k
+        if training and self.dead_steps:
+            kept_somewhere = ops.max(
+                self._scatter(indices, ops.where(in_top_k, ops.ones_like(values), 0.0)),
+                axis=0) > 0
+            self.steps_since_kept.assign(
+                ops.where(kept_somewhere, 0.0, self.steps_since_kept + 1.0))
+        return self._scatter(indices, ops.where(in_top_k, values, ops.zeros_like(values)))
+
+    def dead_units(self):
+        """Boolean (units,): the units not kept for ``dead_steps`` training calls."""
+        if not self.dead_steps:
+            raise ValueError("this KSparse layer does not count dead units (dead_steps=0)")
+        return self.steps_since_kept >= float(self.dead_steps)
+
+    def auxiliary_code(self, inputs, k):
+        """The ``k`` largest activations among the dead units per example, the rest 0.
+
+        Where fewer than ``k`` units are dead, only the dead ones are kept.
+        """
+        k = min(int(k), self.units)
+        dead = self.dead_units()[None, :]
+        values, indices = ops.top_k(ops.where(dead, inputs, float("-inf")), k, sorted=False)
+        from_dead = ops.take_along_axis(ops.broadcast_to(dead, ops.shape(inputs)), indices,
+                                        axis=1)
+        return self._scatter(indices, ops.where(from_dead, values, ops.zeros_like(values)))
+
+    def _scatter(self, indices, values):
+        """(batch, width) values at (batch, width) unit indices -> (batch, units), 0 elsewhere.
+
+        Gradients flow to the scattered values.
+        """
+        batch, width = ops.shape(indices)[0], ops.shape(indices)[1]
         rows = ops.repeat(ops.arange(batch, dtype="int32"), width)
         coordinates = ops.stack([rows, ops.reshape(indices, (-1,))], axis=1)
-        return ops.scatter(
-            coordinates, ops.reshape(kept, (-1,)), (batch, self.units)
-        )
+        return ops.scatter(coordinates, ops.reshape(values, (-1,)), (batch, self.units))
 
     def compute_output_shape(self, input_shape):
         return input_shape
@@ -93,4 +138,5 @@ class KSparse(keras.layers.Layer):
             "alpha": self.alpha,
             "k_start": self.k_start,
             "anneal_steps": self.anneal_steps,
+            "dead_steps": self.dead_steps,
         }

@@ -1,6 +1,7 @@
 """The k-sparse autoencoder (Makhzani & Frey 2013)."""
 
 import keras
+from keras import ops
 
 from aezoo.layers.ksparse import KSparse
 from aezoo.models.base import Autoencoder
@@ -13,6 +14,16 @@ class KSparseAutoencoder(Autoencoder):
     Training keeps k units (annealed from ``k_start`` over ``anneal_steps``
     steps); ``encode`` and inference keep ``alpha * k``. Tied weights by
     default, as in the paper.
+
+    Units that the top-k stops keeping get no gradient and stay unused for
+    good. ``dead_steps`` > 0 revives them with the auxiliary loss of Gao et
+    al. (2024, "Scaling and evaluating sparse autoencoders"): a unit not kept
+    for ``dead_steps`` training steps is dead, and the ``auxiliary_k``
+    largest dead activations per example are trained to reconstruct what the
+    kept code leaves unexplained, weighted by ``auxiliary_weight`` (reported
+    as the "penalty"). Needs the paper's one-layer model, whose decoder is
+    affine in the code, so the dead units' share of the reconstruction is the
+    decoder's kernel applied to them.
     """
 
     def __init__(
@@ -26,15 +37,44 @@ class KSparseAutoencoder(Autoencoder):
         k_start=None,
         anneal_steps=0,
         tied=True,
+        dead_steps=0,
+        auxiliary_k=None,
+        auxiliary_weight=1 / 32,
         **kwargs,
     ):
         self.k_sparse = KSparse(
-            k, alpha=alpha, k_start=k_start, anneal_steps=anneal_steps, name="k_sparse"
+            k, alpha=alpha, k_start=k_start, anneal_steps=anneal_steps,
+            dead_steps=dead_steps, name="k_sparse"
         )
+        if dead_steps and (tuple(hidden_dims) or kwargs.get("backbone") is not None):
+            raise ValueError("dead_steps (reviving dead units) needs the one-layer model, "
+                             "hidden_dims=() and no backbone: its decoder is affine in the code.")
+        self.auxiliary_k = 2 * int(k) if auxiliary_k is None else int(auxiliary_k)
+        if self.auxiliary_k < 1:
+            raise ValueError(f"auxiliary_k must be >= 1, got {auxiliary_k}.")
+        if float(auxiliary_weight) < 0:
+            raise ValueError(f"auxiliary_weight must be >= 0, got {auxiliary_weight}.")
+        self.auxiliary_weight = float(auxiliary_weight)
+        self.has_penalty = bool(dead_steps)
         super().__init__(input_dim, hidden_dims, latent_dim, tied=tied, **kwargs)
 
     def _make_encoder_layers(self):
         return [*super()._make_encoder_layers(), self.k_sparse]
+
+    def penalty(self, x, code, training=False):
+        if not (training and self.k_sparse.dead_steps):
+            return 0.0
+        pre_activations = x
+        for layer in self.encoder_layers[:-1]:  # all but the top-k
+            pre_activations = layer(pre_activations, training=training)
+        auxiliary = self.k_sparse.auxiliary_code(pre_activations, self.auxiliary_k)
+        # The decoder is affine, so the dead units add decoder(aux) - decoder(0) to the
+        # kept code's logits; only that share is trained here.
+        dead_share = (self._decode_logits(auxiliary, training)
+                      - self._decode_logits(ops.zeros_like(auxiliary), training))
+        kept_logits = ops.stop_gradient(self._decode_logits(code, training))
+        return self.auxiliary_weight * self.reconstruction_loss_per_example(
+            x, kept_logits + dead_share)
 
     def get_config(self):
         layer = self.k_sparse
@@ -44,4 +84,7 @@ class KSparseAutoencoder(Autoencoder):
             "alpha": layer.alpha,
             "k_start": layer.k_start,
             "anneal_steps": layer.anneal_steps,
+            "dead_steps": layer.dead_steps,
+            "auxiliary_k": self.auxiliary_k,
+            "auxiliary_weight": self.auxiliary_weight,
         }
