@@ -20,10 +20,12 @@ class KSparseAutoencoder(Autoencoder):
     al. (2024, "Scaling and evaluating sparse autoencoders"): a unit not kept
     for ``dead_steps`` training steps is dead, and the ``auxiliary_k``
     largest dead activations per example are trained to reconstruct what the
-    kept code leaves unexplained, weighted by ``auxiliary_weight`` (reported
-    as the "penalty"). Needs the paper's one-layer model, whose decoder is
-    affine in the code, so the dead units' share of the reconstruction is the
-    decoder's kernel applied to them.
+    kept code leaves unexplained in the input, weighted by
+    ``auxiliary_weight``. It is reported as the "penalty" (with no unit dead it
+    equals ``auxiliary_weight`` times the reconstruction term, and gives no
+    gradient). Needs the paper's one-layer model, whose decoder is affine in
+    the code, so the dead units' share of the reconstruction is the decoder's
+    kernel applied to them.
     """
 
     def __init__(
