@@ -16,16 +16,16 @@ class KSparseAutoencoder(Autoencoder):
     default, as in the paper.
 
     Units that the top-k stops keeping get no gradient and stay unused for
-    good. ``dead_steps`` > 0 revives them with the auxiliary loss of Gao et
-    al. (2024, "Scaling and evaluating sparse autoencoders"): a unit not kept
-    for ``dead_steps`` training steps is dead, and the ``auxiliary_k``
-    largest dead activations per example are trained to reconstruct what the
-    kept code leaves unexplained in the input, weighted by
-    ``auxiliary_weight``. It is reported as the "penalty" (with no unit dead it
-    equals ``auxiliary_weight`` times the reconstruction term, and gives no
-    gradient). Needs the paper's one-layer model, whose decoder is affine in
-    the code, so the dead units' share of the reconstruction is the decoder's
-    kernel applied to them.
+    good. ``dead_steps`` > 0 revives them with the auxiliary loss of Gao et al.
+    (2024, "Scaling and evaluating sparse autoencoders", arXiv:2406.04093): a
+    unit not kept for ``dead_steps`` training steps is dead, and the
+    ``auxiliary_k`` largest dead activations per example are trained to
+    reconstruct what the kept code leaves unexplained in the input, weighted
+    by ``auxiliary_weight`` (1/32, that paper's weight). It is reported as the
+    "penalty" (with no unit dead it equals ``auxiliary_weight`` times the
+    reconstruction term, and gives no gradient). Needs the paper's one-layer
+    model, whose decoder is affine in the code, so the dead units' share of
+    the reconstruction is the decoder's kernel applied to them.
     """
 
     def __init__(
