@@ -71,9 +71,10 @@ class KSparseAutoencoder(Autoencoder):
             pre_activations = layer(pre_activations, training=training)
         auxiliary = self.k_sparse.auxiliary_code(pre_activations, self.auxiliary_k)
         # The decoder is affine, so the dead units add decoder(aux) - decoder(0) to the
-        # kept code's logits; only that share is trained here.
+        # kept code's logits; only that share is trained here. decoder(0) is the same for
+        # every example, so one row of it is decoded.
         dead_share = (self._decode_logits(auxiliary, training)
-                      - self._decode_logits(ops.zeros_like(auxiliary), training))
+                      - self._decode_logits(ops.zeros_like(auxiliary[:1]), training))
         kept_logits = ops.stop_gradient(self._decode_logits(code, training))
         return self.auxiliary_weight * self.reconstruction_loss_per_example(
             x, kept_logits + dead_share)
