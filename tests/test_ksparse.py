@@ -133,3 +133,39 @@ def test_auxiliary_code_keeps_only_dead_units():
             KSparseAutoencoder(20, latent_dim=10, k=2, **{"dead_steps": 5, **bad})
     with pytest.raises(ValueError, match="dead_steps must be"):
         KSparse(2, dead_steps=-1)
+
+
+def test_auxiliary_loss_trains_only_dead_units_on_the_kept_codes_residual():
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).random((4, 6)).astype("float32")
+    model = KSparseAutoencoder(6, latent_dim=5, k=2, alpha=1.0, seed=0, dead_steps=1,
+                               auxiliary_k=2, auxiliary_weight=0.5,
+                               reconstruction_loss="squared_error", output_activation="linear")
+    model(x)
+    # Units 3 and 4 sit far below the rest, so one training step leaves them dead.
+    model.encoder_layers[0].bias.assign(np.array([0.0, 0.0, 0.0, -5.0, -5.0], "float32"))
+    with tf.GradientTape() as tape:
+        terms = model.compute_loss_terms(x, x, training=True)
+    dead = np.asarray(model.k_sparse.dead_units())
+    assert dead[3:].all()
+
+    # The same loss from the weights: the dead units' two largest pre-activations,
+    # decoded without the decoder's bias, are added to the kept code's reconstruction.
+    kernel = model.encoder_layers[0].kernel.numpy()
+    pre = x @ kernel + model.encoder_layers[0].bias.numpy()
+    code = np.where(pre >= np.sort(pre, axis=1)[:, -2:-1], pre, 0.0)
+    auxiliary = np.where(dead, pre, -np.inf)
+    auxiliary = np.where(auxiliary >= np.sort(auxiliary, axis=1)[:, -2:-1], auxiliary, 0.0)
+    auxiliary = np.where(dead, auxiliary, 0.0)
+    zeros = np.zeros((1, 5), "float32")
+    dead_share = np.asarray(model.decode(auxiliary)) - np.asarray(model.decode(zeros))
+    expected = 0.5 * np.sum((x - np.asarray(model.decode(code)) - dead_share) ** 2, axis=1)
+    np.testing.assert_allclose(np.asarray(terms["penalty"]), expected, rtol=1e-5)
+
+    # The kept code's reconstruction is held fixed: the loss moves only dead units' weights.
+    gradient = tape.gradient(terms["penalty"], model.encoder_layers[0].kernel).numpy()
+    assert np.abs(gradient[:, dead]).sum() > 0
+    np.testing.assert_array_equal(gradient[:, ~dead], 0.0)
+    # Outside training there is no auxiliary loss.
+    np.testing.assert_array_equal(np.asarray(model.compute_loss_terms(x, x)["penalty"]), 0.0)

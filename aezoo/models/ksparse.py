@@ -63,21 +63,33 @@ class KSparseAutoencoder(Autoencoder):
     def _make_encoder_layers(self):
         return [*super()._make_encoder_layers(), self.k_sparse]
 
-    def penalty(self, x, code, training=False):
+    def compute_loss_terms(self, x, target, training=False):
         if not (training and self.k_sparse.dead_steps):
-            return 0.0
+            return super().compute_loss_terms(x, target, training)
+        # The revival loss needs the pre-activations and the kept code's logits, so the
+        # forward pass is spelled out here to compute each of them once.
         pre_activations = x
         for layer in self.encoder_layers[:-1]:  # all but the top-k
             pre_activations = layer(pre_activations, training=training)
+        code = self.k_sparse(pre_activations, training=training)
+        logits = self._decode_logits(code, training)
+        terms = {"reconstruction": self.reconstruction_loss_per_example(target, logits)}
+        return self.with_penalty(
+            terms, self.auxiliary_loss(target, pre_activations, logits, training))
+
+    def auxiliary_loss(self, target, pre_activations, logits, training=False):
+        """Per-example loss of the dead units reconstructing what ``logits`` leave unexplained.
+
+        Call it after the training step's top-k, which updates the dead-unit counts.
+        """
         auxiliary = self.k_sparse.auxiliary_code(pre_activations, self.auxiliary_k)
         # The decoder is affine, so the dead units add decoder(aux) - decoder(0) to the
         # kept code's logits; only that share is trained here. decoder(0) is the same for
         # every example, so one row of it is decoded.
         dead_share = (self._decode_logits(auxiliary, training)
                       - self._decode_logits(ops.zeros_like(auxiliary[:1]), training))
-        kept_logits = ops.stop_gradient(self._decode_logits(code, training))
         return self.auxiliary_weight * self.reconstruction_loss_per_example(
-            x, kept_logits + dead_share)
+            target, ops.stop_gradient(logits) + dead_share)
 
     def get_config(self):
         layer = self.k_sparse
