@@ -70,5 +70,6 @@ def main(argv=None):
                   f"{np.std(values, ddof=1):.3f}, range {min(values):.2f}-{max(values):.2f} % "
                   f"({len(values)} runs)")
 
+
 if __name__ == "__main__":
     main()
