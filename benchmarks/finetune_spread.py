@@ -11,6 +11,11 @@ validation and test errors.
 
     python benchmarks/finetune_spread.py mnist-contractive [--seeds 0 1 2]
         [--learning-rates 0.1] [--epochs N] [--root saved_models]
+
+An attempt (a recipe file outside zoo/recipes/) is measured the same way from the
+folder that ``aezoo zoo train FILE --out-root DIR`` wrote it to:
+
+    python benchmarks/finetune_spread.py zoo/attempts/NAME.json --root DIR
 """
 
 import argparse
@@ -25,7 +30,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", help="a zoo entry whose recipe has a finetuned_error metric")
+    parser.add_argument("name", help="a zoo entry, or a recipe file, with a finetuned_error "
+                        "metric")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--learning-rates", type=float, nargs="+", default=None,
                         help="replace the recipe's grid (default: the recipe's)")
@@ -49,9 +55,9 @@ def main(argv=None):
         settings["learning_rates"] = args.learning_rates
     if args.epochs:
         settings["epochs"] = args.epochs
-    print(f"{args.name}: fine-tuning settings {settings or 'the defaults'}, seeds {args.seeds}",
+    print(f"{recipe['name']}: fine-tuning settings {settings or 'the defaults'}, seeds {args.seeds}",
           flush=True)
-    model = load(args.name, root=args.root)
+    model = load(recipe["name"], root=args.root)
     x_train, y_train = load_mnist("train", args.data_dir)
     x_test, y_test = load_mnist("test", args.data_dir)
 
