@@ -62,6 +62,38 @@ def encoder_classifier(model, n_classes=10, seed=0):
     return keras.Model(encoder.inputs, head(encoder.outputs[0]), name="encoder_classifier")
 
 
+def finetune_classifier(model, x_fit, y_fit, x_val, y_val, rate, *, n_classes=10,
+                        epochs=EPOCHS, batch_size=BATCH_SIZE, seed=0, log=None):
+    """Fine-tunes a fresh ``encoder_classifier`` at one rate; returns (classifier, error, epoch).
+
+    Every random draw (the softmax layer's initial weights, the order of the
+    images) comes from ``seed``, set here, so a run gives the same weights
+    whatever ran before it in the process. The classifier is returned with
+    the weights of its epoch of lowest validation error (%), both returned.
+    """
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    classifier = encoder_classifier(model, n_classes, seed=seed)
+    steps = int(epochs) * int(np.ceil(len(x_fit) / batch_size))
+    classifier.compile(
+        optimizer=keras.optimizers.SGD(
+            keras.optimizers.schedules.CosineDecay(float(rate), steps), momentum=MOMENTUM),
+        loss="sparse_categorical_crossentropy")
+    best = (np.inf, 0, None)  # (validation error, epoch, weights)
+    start = time.perf_counter()
+    for epoch in range(1, int(epochs) + 1):
+        classifier.fit(x_fit, y_fit, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
+        error = _error(classifier, x_val, y_val)
+        if error < best[0]:
+            best = (error, epoch, classifier.get_weights())
+        if log is not None:
+            log(f"    fine-tuning lr {rate:g}, epoch {epoch}/{epochs}: validation error "
+                f"{error:.2f} % ({time.perf_counter() - start:.0f} s)")
+    classifier.set_weights(best[2])
+    return classifier, best[0], best[1]
+
+
 def _error(classifier, x, y):
     predicted = np.argmax(classifier.predict(x, batch_size=1000, verbose=0), axis=1)
     return error_percent(predicted, y)
@@ -78,8 +110,6 @@ def finetuned_error(model, x_train, y_train, x_test, y_test, *, learning_rates=L
     error, and every rate's best. ``log`` (a
     print-like function) reports each epoch.
     """
-    import keras
-
     x_train = np.asarray(x_train, dtype="float32")
     y_train = np.asarray(y_train).astype("int64")
     x_test, y_test = np.asarray(x_test, dtype="float32"), np.asarray(y_test).astype("int64")
@@ -90,32 +120,16 @@ def finetuned_error(model, x_train, y_train, x_test, y_test, *, learning_rates=L
     split = len(x_train) - int(validation)
     x_fit, y_fit = x_train[:split], y_train[:split]
     x_val, y_val = x_train[split:], y_train[split:]
-    steps = int(epochs) * int(np.ceil(split / batch_size))
 
     best = None  # (validation error, rate, epoch, test error)
     per_rate = {}
     for rate in learning_rates:
-        keras.utils.set_random_seed(seed)
-        classifier = encoder_classifier(model, n_classes, seed=seed)
-        classifier.compile(
-            optimizer=keras.optimizers.SGD(
-                keras.optimizers.schedules.CosineDecay(float(rate), steps), momentum=MOMENTUM),
-            loss="sparse_categorical_crossentropy")
-        rate_best = (np.inf, 0, None)  # (validation error, epoch, weights)
-        start = time.perf_counter()
-        for epoch in range(1, int(epochs) + 1):
-            classifier.fit(x_fit, y_fit, batch_size=batch_size, epochs=1, verbose=0,
-                           shuffle=True)
-            error = _error(classifier, x_val, y_val)
-            if error < rate_best[0]:
-                rate_best = (error, epoch, classifier.get_weights())
-            if log is not None:
-                log(f"    fine-tuning lr {rate:g}, epoch {epoch}/{epochs}: validation error "
-                    f"{error:.2f} % ({time.perf_counter() - start:.0f} s)")
-        classifier.set_weights(rate_best[2])
-        per_rate[float(rate)] = {"validation_error": rate_best[0], "epoch": rate_best[1]}
-        if best is None or rate_best[0] < best[0]:
-            best = (rate_best[0], float(rate), rate_best[1], _error(classifier, x_test, y_test))
+        classifier, error, epoch = finetune_classifier(
+            model, x_fit, y_fit, x_val, y_val, rate, n_classes=n_classes, epochs=epochs,
+            batch_size=batch_size, seed=seed, log=log)
+        per_rate[float(rate)] = {"validation_error": error, "epoch": epoch}
+        if best is None or error < best[0]:
+            best = (error, float(rate), epoch, _error(classifier, x_test, y_test))
     details = {
         "choice": f"lr {best[1]:g}, epoch {best[2]}",
         "learning_rate": best[1],

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from helpers import tiny_binary_images, tiny_curves_recipe, tiny_pretrained_recipe
 
-from aezoo.finetuning import encoder_classifier, finetuned_error
+from aezoo.finetuning import encoder_classifier, finetune_classifier, finetuned_error
 from aezoo.models import DeepAutoencoder, DenoisingAutoencoder
 from aezoo.zoo import metrics, recipes
 from aezoo.zoo.timing import TimeToTarget, TrainingClock, paper_goals
@@ -46,6 +46,25 @@ def test_finetuned_error_learns_labels_and_leaves_the_model_alone():
                                   x[500:], y[500:], learning_rates=(0.05,), epochs=2,
                                   batch_size=20, validation=100)
     assert shuffled > 40.0
+
+
+def test_finetuning_a_rate_gives_the_same_weights_whatever_ran_before_it():
+    # Comparisons between settings rest on this: one seed, one network, even after other runs
+    # in the same process (finetuned_error tries its rates one after another).
+    x, y = _separable(300)
+    model = DeepAutoencoder(20, (16,), 8, seed=0)
+
+    def weights(rate, seed=0):
+        classifier, _, _ = finetune_classifier(model, x[:200], y[:200], x[200:], y[200:], rate,
+                                               n_classes=3, epochs=2, batch_size=20, seed=seed)
+        return classifier.get_weights()
+
+    first = weights(0.2)
+    weights(0.05)
+    keras.random.uniform((3,))  # a draw from the global generator between runs
+    for old, new in zip(first, weights(0.2)):
+        np.testing.assert_array_equal(old, new)
+    assert any(not np.array_equal(old, new) for old, new in zip(first, weights(0.2, seed=1)))
 
 
 def test_encoder_classifier_starts_from_the_encoder_without_its_noise():
