@@ -10,7 +10,7 @@ prints each run's choice, then the mean and standard deviation of the chosen
 validation and test errors.
 
     python benchmarks/finetune_spread.py mnist-contractive [--seeds 0 1 2]
-        [--learning-rates 0.1] [--epochs N] [--root saved_models]
+        [--learning-rates 0.1] [--epochs N] [--weight-decay WD] [--root saved_models]
 
 An attempt (a recipe file outside zoo/recipes/) is measured the same way from the
 folder that ``aezoo zoo train FILE --out-root DIR`` wrote it to:
@@ -37,6 +37,8 @@ def main(argv=None):
                         help="replace the recipe's grid (default: the recipe's)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="replace the recipe's epochs (for a quick check)")
+    parser.add_argument("--weight-decay", type=float, default=None,
+                        help="replace the recipe's weight decay (default: the recipe's, else 0)")
     parser.add_argument("--root", default=None, help="zoo folder (default: the checkout's)")
     parser.add_argument("--data-dir", default=None, help="MNIST IDX folder")
     args = parser.parse_args(argv)
@@ -55,6 +57,8 @@ def main(argv=None):
         settings["learning_rates"] = args.learning_rates
     if args.epochs:
         settings["epochs"] = args.epochs
+    if args.weight_decay is not None:
+        settings["weight_decay"] = args.weight_decay
     print(f"{recipe['name']}: fine-tuning settings {settings or 'the defaults'}, seeds {args.seeds}",
           flush=True)
     model = load(recipe["name"], root=args.root)

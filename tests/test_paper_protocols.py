@@ -67,6 +67,33 @@ def test_finetuning_a_rate_gives_the_same_weights_whatever_ran_before_it():
     assert any(not np.array_equal(old, new) for old, new in zip(first, weights(0.2, seed=1)))
 
 
+def test_finetuning_weight_decay_shrinks_the_kernels_and_not_the_biases():
+    x, y = _separable(300)
+    model = DeepAutoencoder(20, (16,), 8, seed=0)
+    model(x[:2])
+    for layer in model.encoder_layers:
+        layer.bias.assign(np.full(layer.bias.shape, 2.0, "float32"))  # a scale decay would shrink
+
+    def weights(weight_decay):
+        classifier, _, _ = finetune_classifier(model, x[:200], y[:200], x[200:], y[200:], 0.2,
+                                               n_classes=3, epochs=2, batch_size=20,
+                                               weight_decay=weight_decay)
+        return {v.path: v.numpy() for v in classifier.trainable_variables}
+
+    # Over these 20 steps a decay of 0.5 shrinks a weight to about a third of itself.
+    plain, decayed = weights(0.0), weights(0.5)
+    kernels = [path for path in plain if path.endswith("kernel")]
+    biases = [path for path in plain if path.endswith("bias") and "softmax" not in path]
+    assert len(kernels) == 3 and len(biases) == 2  # two encoder layers and the softmax layer
+    for path in biases:
+        assert np.linalg.norm(decayed[path]) > 0.8 * np.linalg.norm(plain[path]), path
+    for path in kernels:  # the softmax kernel grows from 0-ish, pushed by the gradient: less so
+        shrink = 0.8 if "softmax" in path else 0.6
+        assert np.linalg.norm(decayed[path]) < shrink * np.linalg.norm(plain[path]), path
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        finetuned_error(model, x, y, x, y, validation=20, weight_decay=-1e-4)
+
+
 def test_encoder_classifier_starts_from_the_encoder_without_its_noise():
     x, _ = _separable(50)
     model = DenoisingAutoencoder(20, (16,), 8, noise="masking", noise_level=0.5, seed=0)

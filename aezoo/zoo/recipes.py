@@ -45,7 +45,8 @@ SCHEDULES = ("constant", "cosine", "staged")
 METRIC_KEYS = {"name": True, "target": False, "aim": False, "paper": False, "baseline": False,
                "definition": False, "settings": False}
 # Keyword arguments a metric's ``settings`` may pass to its function.
-METRIC_SETTINGS = {"finetuned_error": ("learning_rates", "epochs", "batch_size", "validation")}
+METRIC_SETTINGS = {"finetuned_error": ("learning_rates", "epochs", "batch_size", "weight_decay",
+                                       "validation")}
 TARGET_OPS = ("<=", ">=", "within_percent")
 
 ARTIFACTS = ("code_scatter", "filters", "latent_grid")
