@@ -14,7 +14,8 @@ in ``DIR/NAME/``, a folder it makes and alone writes to:
   time and time to paper count every session's training.
 
 The folder is named after the recipe, but what it must match is the
-recipe's training (everything but its name, description and notes): moved
+recipe's training (everything but its name, description and notes, and of
+its metrics only the paper goals timed after every epoch): moved
 to ``DIR/OTHER/``, it resumes under recipe ``OTHER`` if that trains the same
 way, which is how a finished attempt's run becomes a zoo entry's.
 
@@ -29,6 +30,8 @@ import os
 import shutil
 
 import keras
+
+from aezoo.zoo.timing import paper_goals
 
 STATE_FILE = "state.json"
 BACKUP_FOLDER = "backup"
@@ -46,10 +49,16 @@ class CheckpointError(ValueError):
 
 def _training_part(recipe):
     # A recipe's name, description and notes (its own and its sections') change what a card
-    # says, not what the run trains.
-    return {key: ({k: v for k, v in value.items() if k != "notes"}
+    # says, not what the run trains. Of its metrics, only the paper goals timed after every
+    # epoch touch the run (their readings are saved with it); the rest are measured once it
+    # is over, so an attempt that measured fewer than its entry still carries over.
+    part = {key: ({k: v for k, v in value.items() if k != "notes"}
                   if isinstance(value, dict) else value)
-            for key, value in recipe.items() if key not in ("name", "description", "notes")}
+            for key, value in recipe.items()
+            if key not in ("name", "description", "notes", "metrics")}
+    if "metrics" in recipe:  # else: a saved identity, which holds its timed goals already
+        part["timed_goals"] = paper_goals(recipe)
+    return part
 
 
 def _identity(recipe, epochs_scale):
