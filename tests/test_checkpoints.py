@@ -163,3 +163,27 @@ def test_zoo_train_resumes_from_its_checkpoint_dir_and_removes_it(tmp_path, caps
     card = zoo.info("tiny-curves-ae", root)
     assert card["training_seconds"] > 600.0  # the earlier session's training counts
     assert not (checkpoints / "tiny-curves-ae").exists()
+
+
+def test_a_fresh_process_loads_a_pretrained_checkpoint(tmp_path):
+    # `aezoo zoo train` resuming in a new session has imported no model class when it loads
+    # the pretrained network; the checkpoint must register them itself.
+    import subprocess
+    import sys
+
+    from aezoo.models import DenoisingAutoencoder
+
+    recipe = _tiny_pretrained_recipe()
+    model = DenoisingAutoencoder(20, (), 4, noise="masking", noise_level=0.25, seed=0)
+    model(np.zeros((1, 20), "float32"))
+    TrainingCheckpoint(tmp_path, recipe).save_pretrained(model, 1.0)
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe))
+    script = ("import json, sys\n"
+              "from aezoo.zoo.checkpoints import TrainingCheckpoint\n"
+              "recipe = json.load(open(sys.argv[2]))\n"
+              "print(type(TrainingCheckpoint(sys.argv[1], recipe).load_pretrained()).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path),
+                           str(tmp_path / "recipe.json")], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "DenoisingAutoencoder"

@@ -141,6 +141,10 @@ class TrainingCheckpoint:
                         pretraining_seconds=pretraining_seconds)
 
     def load_pretrained(self):
+        # A run resumed in a fresh process has not imported the classes the file names yet.
+        import aezoo.models  # noqa: F401  (registers the aezoo classes)
+        import pretrain.rbm  # noqa: F401
+
         try:
             return keras.saving.load_model(self.pretrained_path, compile=False)
         except Exception as error:  # a truncated or foreign file: say which
