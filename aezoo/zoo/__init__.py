@@ -226,13 +226,17 @@ def fetch(name, root=None, progress=None):
                            label=f"{relative} (model {name!r})")
 
 
+def register_model_classes():
+    """Imports the modules whose Keras classes a saved aezoo file may name, registering them."""
+    import aezoo.models  # noqa: F401
+    import pretrain.rbm  # noqa: F401
+
+
 def _load_keras_bytes(data, suffix):
     """Loads a .keras archive from verified bytes (no second read of the zoo file)."""
     import keras
 
-    import aezoo.models  # noqa: F401  (registers the aezoo classes)
-    import pretrain.rbm  # noqa: F401
-
+    register_model_classes()
     with tempfile.TemporaryDirectory(prefix="aezoo-zoo-") as directory:
         path = os.path.join(directory, suffix)
         with open(path, "wb") as handle:

@@ -141,9 +141,10 @@ class TrainingCheckpoint:
                         pretraining_seconds=pretraining_seconds)
 
     def load_pretrained(self):
+        from aezoo.zoo import register_model_classes
+
         # A run resumed in a fresh process has not imported the classes the file names yet.
-        import aezoo.models  # noqa: F401  (registers the aezoo classes)
-        import pretrain.rbm  # noqa: F401
+        register_model_classes()
 
         try:
             return keras.saving.load_model(self.pretrained_path, compile=False)
