@@ -16,6 +16,11 @@ An attempt (a recipe file outside zoo/recipes/) is measured the same way from th
 folder that ``aezoo zoo train FILE --out-root DIR`` wrote it to:
 
     python benchmarks/finetune_spread.py zoo/attempts/NAME.json --root DIR
+
+``--random-init`` fine-tunes the same network from fresh weights instead (the
+model rebuilt from its config, so its initialisers' seed, not the fine-tuning
+seed, draws them): the figure without pretraining, against which the
+pretraining's gain is read.
 """
 
 import argparse
@@ -39,6 +44,8 @@ def main(argv=None):
                         help="replace the recipe's epochs (for a quick check)")
     parser.add_argument("--weight-decay", type=float, default=None,
                         help="replace the recipe's weight decay (default: the recipe's, else 0)")
+    parser.add_argument("--random-init", action="store_true",
+                        help="fine-tune the same network from fresh weights, not the pretrained ones")
     parser.add_argument("--root", default=None, help="zoo folder (default: the checkout's)")
     parser.add_argument("--data-dir", default=None, help="MNIST IDX folder")
     args = parser.parse_args(argv)
@@ -59,9 +66,12 @@ def main(argv=None):
         settings["epochs"] = args.epochs
     if args.weight_decay is not None:
         settings["weight_decay"] = args.weight_decay
-    print(f"{recipe['name']}: fine-tuning settings {settings or 'the defaults'}, seeds {args.seeds}",
-          flush=True)
+    weights = "fresh weights" if args.random_init else "the pretrained weights"
+    print(f"{recipe['name']} from {weights}: fine-tuning settings {settings or 'the defaults'}, "
+          f"seeds {args.seeds}", flush=True)
     model = load(recipe["name"], root=args.root)
+    if args.random_init:
+        model = fresh_copy(model)
     x_train, y_train = load_mnist("train", args.data_dir)
     x_test, y_test = load_mnist("test", args.data_dir)
 
@@ -79,6 +89,12 @@ def main(argv=None):
             print(f"{label} error: mean {np.mean(values):.3f} %, sd "
                   f"{np.std(values, ddof=1):.3f}, range {min(values):.2f}-{max(values):.2f} % "
                   f"({len(values)} runs)")
+
+
+def fresh_copy(model):
+    """``model``'s network rebuilt from its config (aezoo models build in their constructor),
+    with the weights its initialisers draw."""
+    return type(model).from_config(model.get_config())
 
 
 if __name__ == "__main__":
