@@ -66,12 +66,12 @@ def main(argv=None):
         settings["epochs"] = args.epochs
     if args.weight_decay is not None:
         settings["weight_decay"] = args.weight_decay
-    weights = "fresh weights" if args.random_init else "the pretrained weights"
-    print(f"{recipe['name']} from {weights}: fine-tuning settings {settings or 'the defaults'}, "
+    weights = " from fresh weights" if args.random_init else ""
+    print(f"{recipe['name']}{weights}: fine-tuning settings {settings or 'the defaults'}, "
           f"seeds {args.seeds}", flush=True)
     model = load(recipe["name"], root=args.root)
-    if args.random_init:
-        model = fresh_copy(model)
+    if args.random_init:  # aezoo models build in their constructor, drawing fresh weights
+        model = type(model).from_config(model.get_config())
     x_train, y_train = load_mnist("train", args.data_dir)
     x_test, y_test = load_mnist("test", args.data_dir)
 
@@ -89,12 +89,6 @@ def main(argv=None):
             print(f"{label} error: mean {np.mean(values):.3f} %, sd "
                   f"{np.std(values, ddof=1):.3f}, range {min(values):.2f}-{max(values):.2f} % "
                   f"({len(values)} runs)")
-
-
-def fresh_copy(model):
-    """``model``'s network rebuilt from its config (aezoo models build in their constructor),
-    with the weights its initialisers draw."""
-    return type(model).from_config(model.get_config())
 
 
 if __name__ == "__main__":
