@@ -238,6 +238,29 @@ def test_an_expensive_metric_reaching_the_paper_gets_the_training_time():
                                 training_seconds=123.0)[1]["time_to_paper"] is None
 
 
+def test_an_evaluation_that_reaches_the_paper_records_the_cards_training_time():
+    # aezoo zoo evaluate --write: an end-of-training metric measured again (other fine-tuning
+    # settings) follows its new value; a per-epoch reading is the training's and stays.
+    recipe = recipes.load_recipe("mnist-contractive")
+    recipe["metrics"][0].update(paper=3.0, target={"op": "<=", "value": 3.0})
+    trained = recipes.card_metrics(recipe, {"squared_error": 2.0, "finetuned_error": 2.0},
+                                   time_to_target={"squared_error": {"seconds": 5.0, "epoch": 1,
+                                                                     "value": 2.9}},
+                                   training_seconds=123.0)
+    assert trained[1]["time_to_paper"] is None
+    again = recipes.card_metrics(recipe, {"squared_error": 3.5, "finetuned_error": 1.1},
+                                 previous=trained, training_seconds=123.0)
+    assert again[1]["time_to_paper"] == {"seconds": 123.0, "epoch": None, "value": 1.1}
+    assert again[0]["time_to_paper"] == {"seconds": 5.0, "epoch": 1, "value": 2.9}
+    worse = recipes.card_metrics(recipe, {"finetuned_error": 1.5}, previous=again,
+                                 training_seconds=123.0)
+    assert worse[1]["time_to_paper"] is None
+    # A metric not measured this time keeps its reading.
+    other = recipes.card_metrics(recipe, {"squared_error": 2.0}, previous=again,
+                                 training_seconds=123.0)
+    assert other[1]["time_to_paper"] == again[1]["time_to_paper"]
+
+
 # ------------------------------------------------------------- recipes
 def test_fast_mode_replaces_the_schedule_only():
     recipe = recipes.load_recipe("mnist-hinton-30")

@@ -308,7 +308,8 @@ def _evaluate_one(card, args):
         print(line)
     if args.write:
         zoo.update_metrics(name, card_metrics(recipe, measured, args.nll_images,
-                                              previous=card["metrics"], details=details),
+                                              previous=card["metrics"], details=details,
+                                              training_seconds=card.get("training_seconds")),
                            _root(args))
         print(f"Wrote the measured values into {zoo.card_path(name, _root(args))}")
     print()

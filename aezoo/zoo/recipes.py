@@ -456,6 +456,10 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
     ``time_to_paper``: the training seconds and epoch at which it first
     reached the paper's value; an untracked metric that reaches it after
     training gets ``training_seconds`` with epoch None (checked at the end only).
+    An evaluation (``previous`` given, ``time_to_target`` None) keeps the
+    training's readings, except for a metric checked at the end only and
+    measured again: its reading follows the new value, with
+    ``training_seconds`` (the card's) as the time.
     """
     kept = {m["name"]: m for m in previous or []}
     rows = []
@@ -478,6 +482,10 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
         if time_to_target is not None and paper_goal(metric) is not None:
             row["time_to_paper"] = _time_to_paper(metric, measured.get(name),
                                                   time_to_target, training_seconds)
+        elif name in measured and _checked_at_end_only(metric, kept.get(name, {})):
+            # Measured again with other settings, it may now reach the paper's
+            # value, or no longer: the reading is the new value's.
+            row["time_to_paper"] = _time_to_paper(metric, measured[name], {}, training_seconds)
         if name not in measured and name in kept:
             for key in ("value", "command", "note"):
                 if key in kept[name]:
@@ -497,6 +505,20 @@ def choice_note(chosen):
     the metric's own terms, and ``validation_error`` how it scored there.
     """
     return f"{chosen['choice']} chosen on validation ({chosen['validation_error']:.2f} % there)"
+
+
+def _checked_at_end_only(metric, previous_row):
+    """Whether a metric's time to the paper is read once, after training, not per epoch.
+
+    An expensive metric is never tracked per epoch; a cheap one is, unless its
+    card's reading says otherwise (epoch None).
+    """
+    if paper_goal(metric) is None:
+        return False
+    reading = previous_row.get("time_to_paper")
+    if reading is not None:
+        return reading["epoch"] is None
+    return not is_cheap(metric["name"])
 
 
 def _time_to_paper(metric, value, time_to_target, training_seconds):
