@@ -10,7 +10,8 @@ prints each run's choice, then the mean and standard deviation of the chosen
 validation and test errors.
 
     python benchmarks/finetune_spread.py mnist-contractive [--seeds 0 1 2]
-        [--learning-rates 0.1] [--epochs N] [--weight-decay WD] [--root saved_models]
+        [--learning-rates 0.1] [--epochs N] [--batch-size B] [--weight-decay WD]
+        [--root saved_models]
 
 An attempt (a recipe file outside zoo/recipes/) is measured the same way from the
 folder that ``aezoo zoo train FILE --out-root DIR`` wrote it to:
@@ -42,6 +43,8 @@ def main(argv=None):
                         help="replace the recipe's grid (default: the recipe's)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="replace the recipe's epochs (for a quick check)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="replace the recipe's batch size (default: the recipe's, else 100)")
     parser.add_argument("--weight-decay", type=float, default=None,
                         help="replace the recipe's weight decay (default: the recipe's, else 0)")
     parser.add_argument("--random-init", action="store_true",
@@ -64,6 +67,8 @@ def main(argv=None):
         settings["learning_rates"] = args.learning_rates
     if args.epochs:
         settings["epochs"] = args.epochs
+    if args.batch_size:
+        settings["batch_size"] = args.batch_size
     if args.weight_decay is not None:
         settings["weight_decay"] = args.weight_decay
     weights = " from fresh weights" if args.random_init else ""
