@@ -482,10 +482,10 @@ def card_metrics(recipe, measured, nll_images=None, previous=None, details=None,
         if time_to_target is not None and paper_goal(metric) is not None:
             row["time_to_paper"] = _time_to_paper(metric, measured.get(name),
                                                   time_to_target, training_seconds)
-        elif name in measured and _checked_at_end_only(metric, kept.get(name, {})):
-            # Measured again with other settings, it may now reach the paper's
-            # value, or no longer: the reading is the new value's.
-            row["time_to_paper"] = _time_to_paper(metric, measured[name], {}, training_seconds)
+        elif name in measured and paper_goal(metric) is not None and not is_cheap(name):
+            # Checked at the end only (never per epoch) and measured again with
+            # other settings, it may now reach the paper's value, or no longer.
+            row["time_to_paper"] = _reached_at_end(metric, measured[name], training_seconds)
         if name not in measured and name in kept:
             for key in ("value", "command", "note"):
                 if key in kept[name]:
@@ -507,24 +507,15 @@ def choice_note(chosen):
     return f"{chosen['choice']} chosen on validation ({chosen['validation_error']:.2f} % there)"
 
 
-def _checked_at_end_only(metric, previous_row):
-    """Whether a metric's time to the paper is read once, after training, not per epoch.
-
-    An expensive metric is never tracked per epoch; a cheap one is, unless its
-    card's reading says otherwise (epoch None).
-    """
-    if paper_goal(metric) is None:
-        return False
-    reading = previous_row.get("time_to_paper")
-    if reading is not None:
-        return reading["epoch"] is None
-    return not is_cheap(metric["name"])
-
-
 def _time_to_paper(metric, value, time_to_target, training_seconds):
-    name, (op, paper) = metric["name"], paper_goal(metric)
-    if name in time_to_target:
-        return time_to_target[name]
+    if metric["name"] in time_to_target:
+        return time_to_target[metric["name"]]
+    return _reached_at_end(metric, value, training_seconds)
+
+
+def _reached_at_end(metric, value, training_seconds):
+    """The reading of a metric checked after training only: the whole training time, or None."""
+    op, paper = paper_goal(metric)
     if training_seconds and meets(op, value, paper):
         return {"seconds": float(training_seconds), "epoch": None, "value": value}
     return None
